@@ -1,0 +1,330 @@
+"""Exercise packs: loading ``exercise.yaml`` and validating it.
+
+A pack is a folder holding ``exercise.yaml`` (what is graded and how),
+``template.py`` (the stub a student fills in) and ``README.md`` (the problem
+statement). :func:`load_pack` turns the folder into a frozen :class:`Pack` or
+raises :class:`~bpgrade.errors.PackError` naming the file, the key and what was
+expected. The format is documented in ``exercises/mlp2/exercise.yaml``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from .errors import PackError
+from .networks import ACTIVATIONS, LOSSES, Layer, Network
+
+SHIPPED_DIR = Path(__file__).resolve().parent / "exercises"
+PACK_FILE = "exercise.yaml"
+DEFAULT_FORBIDDEN = ("jax", "jaxlib", "torch", "autograd", "tensorflow", "keras", "flax", "equinox", "optax",
+                     "functorch", "mxnet", "paddle", "theano", "chainer", "tinygrad", "micrograd", "sympy")
+
+Shape = tuple[str | int, ...]
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A graded gradient: d loss / d ``name``, computed by ``function``."""
+
+    name: str
+    points: float
+
+    @property
+    def function(self) -> str:
+        return f"grad_{self.name}"
+
+
+@dataclass(frozen=True)
+class CaseSettings:
+    """How the test cases of a pack are drawn (see :mod:`bpgrade.cases`)."""
+
+    public_seed: int
+    shapes: int
+    per_shape: int
+    include: tuple[Mapping[str, int], ...]
+    activation_margin: float
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """A target passes when, in every case, ``max|got - expected| <= atol + rtol * max|expected|``."""
+
+    rtol: float
+    atol: float
+
+
+@dataclass(frozen=True)
+class Pack:
+    """An exercise: its network, tensors, targets and grading settings.
+
+    ``inputs`` and ``params`` map tensor names to symbolic shapes; a submission's
+    functions are called as ``f(*inputs, params)`` with NumPy float64 arrays.
+    """
+
+    name: str
+    title: str
+    root: Path
+    dims: Mapping[str, tuple[int, int]]
+    inputs: Mapping[str, Shape]
+    params: Mapping[str, Shape]
+    network: Network
+    targets: tuple[Target, ...]
+    cases: CaseSettings
+    tolerance: Tolerance
+    timeout: float
+    forbidden_modules: tuple[str, ...]
+
+    @property
+    def template(self) -> Path:
+        return self.root / "template.py"
+
+    @property
+    def readme(self) -> Path:
+        return self.root / "README.md"
+
+    @property
+    def max_score(self) -> float:
+        return sum(t.points for t in self.targets)
+
+    def shape_of(self, tensor: str) -> Shape:
+        """The symbolic shape of an input or parameter, e.g. ``("d", "h")``."""
+        return self.inputs[tensor] if tensor in self.inputs else self.params[tensor]
+
+    def concrete_shape(self, tensor: str, dims: Mapping[str, int]) -> tuple[int, ...]:
+        """The shape of ``tensor`` for the given dims, e.g. ``(3, 4)``."""
+        return tuple(dims[s] if isinstance(s, str) else s for s in self.shape_of(tensor))
+
+
+def shipped_packs() -> list[str]:
+    """Names of the packs that ship with bpgrade, sorted."""
+    return sorted(p.parent.name for p in SHIPPED_DIR.glob(f"*/{PACK_FILE}"))
+
+
+def load_pack(name_or_path: str | Path) -> Pack:
+    """Load a shipped pack by name (``"mlp2"``) or any pack by the path of its folder.
+
+    Raises:
+      PackError: no such pack, or a pack that does not validate.
+    """
+    path = Path(name_or_path)
+    if path.name == PACK_FILE:
+        path = path.parent
+    if not (path / PACK_FILE).is_file():
+        shipped = SHIPPED_DIR / str(name_or_path)
+        if not _NAME.match(str(name_or_path)) or not (shipped / PACK_FILE).is_file():
+            raise PackError(str(name_or_path), "", f"the name of a shipped pack ({', '.join(shipped_packs())}) "
+                            f"or a folder holding {PACK_FILE}")
+        path = shipped
+    file = path / PACK_FILE
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise PackError(str(file), "", "valid YAML", str(e).replace("\n", " ")) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise PackError(str(file), "", "a readable UTF-8 file", str(e)) from None
+    return _Validator(str(file)).pack(data, path.resolve())
+
+
+class _Validator:
+    """Turns the parsed YAML into a :class:`Pack`, naming the key of every mistake."""
+
+    def __init__(self, file: str):
+        self.file = file
+
+    def fail(self, key: str, expected: str, got: Any = None) -> PackError:
+        return PackError(self.file, key, expected, got)
+
+    def mapping(self, value: Any, key: str) -> dict:
+        if not isinstance(value, dict) or not value:
+            raise self.fail(key, "a non-empty mapping", value)
+        return value
+
+    def name(self, value: Any, key: str) -> str:
+        if not isinstance(value, str) or not _NAME.match(value):
+            raise self.fail(key, "a name made of letters, digits and _", value)
+        return value
+
+    def number(self, value: Any, key: str, *, positive: bool = False, integer: bool = False) -> float:
+        # PyYAML reads 1e-9 (no dot) as a string; accept what float() accepts.
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if ok and integer:
+            ok = float(value).is_integer()
+        if ok and positive:
+            ok = value > 0
+        if not ok:
+            kind = "integer" if integer else "number"
+            raise self.fail(key, f"a {'positive ' if positive else ''}{kind}", value)
+        return int(value) if integer else float(value)
+
+    def pack(self, data: Any, root: Path) -> Pack:
+        data = self.mapping(data, "")
+        known = {"name", "title", "dims", "inputs", "params", "network", "targets", "cases", "tolerance",
+                 "timeout", "forbidden_modules"}
+        for key in data:
+            if key not in known:
+                raise self.fail(str(key), f"one of the keys {', '.join(sorted(known))}", key)
+        for key in ("name", "dims", "inputs", "params", "network", "targets", "cases"):
+            if key not in data:
+                raise self.fail(key, "this key to be present")
+        dims = self.dims(data["dims"])
+        inputs = self.tensors(data["inputs"], "inputs", dims)
+        params = self.tensors(data["params"], "params", dims)
+        if clashes := sorted(set(inputs) & set(params)):
+            raise self.fail(f"params.{clashes[0]}", "a name not already used by an input", clashes[0])
+        network = self.network(data["network"], inputs, params)
+        title = data.get("title", data["name"])
+        if not isinstance(title, str):
+            raise self.fail("title", "a string", title)
+        forbidden = data.get("forbidden_modules", list(DEFAULT_FORBIDDEN))
+        if not isinstance(forbidden, list) or not all(isinstance(m, str) and m for m in forbidden):
+            raise self.fail("forbidden_modules", "a list of module names", forbidden)
+        return Pack(
+            name=self.name(data["name"], "name"),
+            title=title,
+            root=root,
+            dims=dims,
+            inputs=inputs,
+            params=params,
+            network=network,
+            targets=self.targets(data["targets"], inputs, params),
+            cases=self.cases(data["cases"], dims, network, params),
+            tolerance=self.tolerance(data.get("tolerance", {})),
+            timeout=self.number(data.get("timeout", 10), "timeout", positive=True),
+            forbidden_modules=tuple(forbidden),
+        )
+
+    def dims(self, value: Any) -> dict[str, tuple[int, int]]:
+        dims = {}
+        for name, bounds in self.mapping(value, "dims").items():
+            key = f"dims.{name}"
+            self.name(name, key)
+            if not isinstance(bounds, list) or len(bounds) != 2:
+                raise self.fail(key, "[min, max], two positive integers", bounds)
+            low = self.number(bounds[0], key, positive=True, integer=True)
+            high = self.number(bounds[1], key, positive=True, integer=True)
+            if low > high:
+                raise self.fail(key, "min <= max", bounds)
+            dims[name] = (low, high)
+        return dims
+
+    def tensors(self, value: Any, section: str, dims: Mapping[str, Any]) -> dict[str, Shape]:
+        tensors = {}
+        for name, shape in self.mapping(value, section).items():
+            key = f"{section}.{name}"
+            self.name(name, key)
+            if not isinstance(shape, list):
+                raise self.fail(key, "a shape: a list of dim names and positive integers", shape)
+            for axis in shape:
+                if isinstance(axis, str):
+                    if axis not in dims:
+                        raise self.fail(key, f"dims declared under 'dims' ({', '.join(dims)})", axis)
+                else:
+                    self.number(axis, key, positive=True, integer=True)
+            tensors[name] = tuple(shape)
+        return tensors
+
+    def network(self, value: Any, inputs: Mapping[str, Shape], params: Mapping[str, Shape]) -> Network:
+        value = self.mapping(value, "network")
+        for key in ("input", "label", "layers", "loss"):
+            if key not in value:
+                raise self.fail(f"network.{key}", "this key to be present")
+        for key in ("input", "label"):
+            if value[key] not in inputs:
+                raise self.fail(f"network.{key}", f"one of the inputs ({', '.join(inputs)})", value[key])
+        if value["loss"] not in LOSSES:
+            raise self.fail("network.loss", f"one of {', '.join(LOSSES)}", value["loss"])
+        if not isinstance(value["layers"], list) or not value["layers"]:
+            raise self.fail("network.layers", "a non-empty list of layers", value["layers"])
+        layers = []
+        width = inputs[value["input"]][-1]
+        for i, spec in enumerate(value["layers"]):
+            key = f"network.layers[{i}]"
+            if isinstance(spec, str) and spec in ACTIVATIONS:
+                layers.append(Layer(spec))
+                continue
+            if not (isinstance(spec, dict) and list(spec) == ["linear"] and isinstance(spec["linear"], list)
+                    and len(spec["linear"]) == 2):
+                raise self.fail(key, f"an activation ({', '.join(ACTIVATIONS)}) or {{linear: [weight, bias]}}",
+                                spec)
+            weight, bias = spec["linear"]
+            for p in (weight, bias):
+                if p not in params:
+                    raise self.fail(key, f"parameters declared under 'params' ({', '.join(params)})", p)
+            w_shape, b_shape = params[weight], params[bias]
+            if len(w_shape) != 2 or w_shape[0] != width or b_shape != (w_shape[1],):
+                raise self.fail(key, f"a weight of shape [{width}, k] and a bias of shape [k]",
+                                f"{weight}: {list(w_shape)}, {bias}: {list(b_shape)}")
+            width = w_shape[1]
+            layers.append(Layer("linear", weight, bias))
+        label_shape = inputs[value["label"]]
+        if label_shape[-1] != width:
+            raise self.fail("network.label", f"a label whose last axis is the output width {width}",
+                            f"{value['label']}: {list(label_shape)}")
+        used = {p for layer in layers for p in (layer.weight, layer.bias) if p}
+        if unused := sorted(set(params) - used):
+            raise self.fail(f"params.{unused[0]}", "a parameter that some linear layer uses", unused[0])
+        return Network(value["input"], value["label"], tuple(layers), value["loss"])
+
+    def targets(self, value: Any, inputs: Mapping[str, Shape], params: Mapping[str, Shape]) -> tuple[Target, ...]:
+        targets = []
+        for name, spec in self.mapping(value, "targets").items():
+            key = f"targets.{name}"
+            if name not in inputs and name not in params:
+                raise self.fail(key, f"an input or parameter ({', '.join([*inputs, *params])})", name)
+            spec = {} if spec is None else spec
+            if not isinstance(spec, dict) or set(spec) - {"points"}:
+                raise self.fail(key, "a mapping with the key points", spec)
+            targets.append(Target(name, self.number(spec.get("points", 1), f"{key}.points", positive=True)))
+        return tuple(targets)
+
+    def cases(self, value: Any, dims: Mapping[str, tuple[int, int]], network: Network,
+              params: Mapping[str, Shape]) -> CaseSettings:
+        value = self.mapping(value, "cases")
+        known = {"public_seed", "shapes", "per_shape", "include", "activation_margin"}
+        for key in value:
+            if key not in known:
+                raise self.fail(f"cases.{key}", f"one of the keys {', '.join(sorted(known))}", key)
+        include = value.get("include", [])
+        if not isinstance(include, list):
+            raise self.fail("cases.include", "a list of {dim: size} mappings", include)
+        shapes = []
+        for i, entry in enumerate(include):
+            key = f"cases.include[{i}]"
+            if not isinstance(entry, dict) or set(entry) != set(dims):
+                raise self.fail(key, f"a mapping giving every dim ({', '.join(dims)})", entry)
+            for dim, size in entry.items():
+                low, high = dims[dim]
+                if self.number(size, f"{key}.{dim}", integer=True, positive=True) not in range(low, high + 1):
+                    raise self.fail(f"{key}.{dim}", f"a size within dims.{dim} = [{low}, {high}]", size)
+            shapes.append(dict(entry))
+        n_shapes = self.number(value.get("shapes", max(len(shapes), 1)), "cases.shapes", positive=True, integer=True)
+        if n_shapes < len(shapes):
+            raise self.fail("cases.shapes", f"at least the {len(shapes)} shapes of cases.include", n_shapes)
+        return CaseSettings(
+            public_seed=self.number(value.get("public_seed", 0), "cases.public_seed", integer=True),
+            shapes=n_shapes,
+            per_shape=self.number(value.get("per_shape", 1), "cases.per_shape", positive=True, integer=True),
+            include=tuple(shapes),
+            activation_margin=self.number(value.get("activation_margin", 0.05), "cases.activation_margin",
+                                          positive=True),
+        )
+
+    def tolerance(self, value: Any) -> Tolerance:
+        if not isinstance(value, dict) or set(value) - {"rtol", "atol"}:
+            raise self.fail("tolerance", "a mapping with the keys rtol and atol", value)
+        return Tolerance(
+            rtol=self.number(value.get("rtol", 1e-9), "tolerance.rtol", positive=True),
+            atol=self.number(value.get("atol", 1e-12), "tolerance.atol", positive=True),
+        )

@@ -1,0 +1,118 @@
+"""Grading results and how they are written out: the JSON record and the text table.
+
+:class:`Report` is the result record of SPEC.md. Nothing here prints: the
+command line writes what these functions return.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import textwrap
+from dataclasses import dataclass, field
+from typing import Any
+
+#: The diagnosis codes bpgrade produces; see README.md, "Diagnoses".
+DIAGNOSIS_CODES = ("missing", "shape", "nonfinite", "error", "forbidden", "timeout")
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """What a failing target's numbers point to: a code from
+    :data:`DIAGNOSIS_CODES` and a sentence for the student."""
+
+    code: str
+    text: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "text": self.text}
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    """The grade of one target (``"w1"``): pass or fail, points, and why."""
+
+    name: str
+    passed: bool
+    score: float
+    max_score: float
+    message: str
+    diagnosis: Diagnosis | None = None
+    cases: int = 0
+    cases_passed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "passed": self.passed, "score": self.score, "max_score": self.max_score,
+                "message": self.message, "diagnosis": self.diagnosis and self.diagnosis.to_dict(),
+                "cases": self.cases, "cases_passed": self.cases_passed}
+
+
+@dataclass(frozen=True)
+class Report:
+    """The result of grading one submission on one exercise.
+
+    ``status`` is ``"ok"`` when the submission ran, else the word for what
+    stopped it (``"error"``, ``"timeout"``, ``"forbidden"``), with ``message``
+    saying why. Every target of the exercise is in ``targets`` whatever the
+    status. ``output`` is what the submission printed (cut to a few KB).
+    """
+
+    exercise: str
+    submission: str
+    status: str
+    targets: tuple[TargetResult, ...]
+    message: str = ""
+    seed: int | None = None
+    cases: int = 0
+    device: str = ""
+    seconds: float = 0.0
+    output: str = field(default="", repr=False)
+
+    @property
+    def score(self) -> float:
+        return sum(t.score for t in self.targets)
+
+    @property
+    def max_score(self) -> float:
+        return sum(t.max_score for t in self.targets)
+
+    @property
+    def passed(self) -> bool:
+        """Every target passed."""
+        return self.status == "ok" and all(t.passed for t in self.targets)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"exercise": self.exercise, "submission": self.submission, "status": self.status,
+                "score": self.score, "max_score": self.max_score,
+                "targets": [t.to_dict() for t in self.targets],
+                "message": self.message, "seed": self.seed, "cases": self.cases, "device": self.device,
+                "seconds": round(self.seconds, 4), "output": self.output}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    def to_text(self, width: int | None = None) -> str:
+        """The table a student reads at a glance: target, result, points, reason."""
+        width = width or min(shutil.get_terminal_size((100, 24)).columns, 120)
+        rows = [("target", "result", "points", "reason")]
+        for t in self.targets:
+            rows.append((t.name, "pass" if t.passed else "FAIL", f"{_num(t.score)}/{_num(t.max_score)}", t.message))
+        widths = [max(len(r[i]) for r in rows) for i in range(3)]
+        indent = sum(widths) + 3 * 2
+        lines = [f"bpgrade {self.exercise}: {self.submission}, {self.cases} cases (seed {self.seed}) on {self.device}"]
+        if self.status != "ok":
+            lines.append(f"status: {self.status}: {self.message}")
+        for r in rows:
+            head = "  ".join(c.ljust(w) for c, w in zip(r[:3], widths))
+            wrapped = textwrap.wrap(r[3], max(width - indent, 30)) or [""]
+            lines.append(f"{head}  {wrapped[0]}".rstrip())
+            lines.extend(" " * indent + more for more in wrapped[1:])
+        lines.append(f"score {_num(self.score)}/{_num(self.max_score)}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+
+def _num(x: float) -> str:
+    return f"{x:g}"
