@@ -37,7 +37,9 @@ class WireError(ValueError):
 
 def encode(header: Mapping[str, Any], arrays: Sequence[np.ndarray]) -> bytes:
     """One frame holding ``header`` (JSON-able) and ``arrays`` (float64)."""
-    arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in arrays]
+    # Not np.ascontiguousarray: it turns a 0-d array into shape (1,), which
+    # would hide a scalar returned where a (1,) vector is asked for.
+    arrays = [np.asarray(a, dtype=np.float64, order="C") for a in arrays]
     head = json.dumps({**header, "arrays": [{"dtype": WIRE_DTYPE, "shape": list(a.shape)} for a in arrays]})
     head_bytes = head.encode()
     return struct.pack("<Q", len(head_bytes)) + head_bytes + b"".join(a.tobytes() for a in arrays)
