@@ -53,11 +53,6 @@ class Case:
         dims = ", ".join(f"{k}={v}" for k, v in self.dims.items())
         return f"case {self.index} ({dims}, seed {self.seed})"
 
-    @property
-    def size(self) -> int:
-        """The product of the dims: smaller cases are easier to check by hand."""
-        return int(np.prod(list(self.dims.values())))
-
 
 def generate_cases(pack: Pack, seed: int | None = None) -> tuple[Case, ...]:
     """The case set of ``pack`` for ``seed`` (the pack's public seed when None).

@@ -123,6 +123,9 @@ def load_pack(name_or_path: str | Path) -> Pack:
                             f"or a folder holding {PACK_FILE}")
         path = shipped
     file = path / PACK_FILE
+    for required in ("template.py", "README.md"):
+        if not (path / required).is_file():
+            raise PackError(str(path / required), "", "this file: a pack holds exercise.yaml, template.py and README.md")
     try:
         data = yaml.safe_load(file.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:

@@ -1,0 +1,133 @@
+"""The real command line, end to end, as a student and a CI pipeline use it."""
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import REFERENCE
+
+from test_grading_mlp2 import MISTAKES, write_mistake
+
+TARGET_KEYS = {"name", "passed", "score", "max_score", "message", "diagnosis"}
+
+
+@pytest.fixture(scope="module")
+def run(bpgrade_cmd, cli_env):
+    def run(*args, cwd=None):
+        return subprocess.run([*bpgrade_cmd, *map(str, args)], capture_output=True, text=True, env=cli_env,
+                              cwd=cwd, timeout=120)
+    return run
+
+
+@pytest.fixture(scope="module")
+def wrong(tmp_path_factory):
+    return write_mistake(tmp_path_factory.mktemp("wrong"), *MISTAKES[4][:3])  # ReLU mask left out
+
+
+def test_check_of_the_reference_prints_a_passing_table(run):
+    proc = run("check", REFERENCE, "-e", "mlp2")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("bpgrade mlp2: mlp2, 24 cases (seed 0)")
+    assert lines[1].split() == ["target", "result", "points", "reason"]
+    for name in ("w1", "b1", "w2", "b2", "x"):
+        assert any(line.split()[:3] == [name, "pass", "1/1"] for line in lines)
+    assert lines[-1] == "score 5/5"
+
+
+def test_check_of_a_wrong_solution_exits_1_and_names_the_wrong_targets(run, wrong):
+    proc = run("check", wrong, "-e", "mlp2")
+    assert proc.returncode == 1
+    rows = {line.split()[0]: line.split()[1] for line in proc.stdout.splitlines()
+            if line.split()[:1] in (["w1"], ["b1"], ["w2"], ["b2"], ["x"])}
+    assert rows == {"w1": "FAIL", "b1": "FAIL", "w2": "pass", "b2": "pass", "x": "FAIL"}
+    assert "wrong in" in proc.stdout and "expected" in proc.stdout
+    assert proc.stdout.splitlines()[-1] == "score 2/5"
+
+
+def test_json_is_exactly_one_object_with_the_spec_fields(run, wrong):
+    proc = run("check", wrong, "-e", "mlp2", "--format", "json", "--seed", "5")
+    assert proc.returncode == 1
+    record = json.loads(proc.stdout)
+    assert record["exercise"] == "mlp2" and record["submission"] == "relu_mask_left_out"
+    assert record["status"] == "ok" and record["score"] == 2.0 and record["max_score"] == 5.0
+    assert record["seed"] == 5
+    assert [t["name"] for t in record["targets"]] == ["w1", "b1", "w2", "b2", "x"]
+    for t in record["targets"]:
+        assert TARGET_KEYS <= set(t)
+        assert (t["diagnosis"] is None) if t["passed"] else ("diagnosis" in t)
+
+
+def test_json_stays_clean_when_the_submission_prints(run, tmp_path):
+    noisy = tmp_path / "noisy.py"
+    noisy.write_text('print("{\\"score\\": 5}")\n' + REFERENCE.read_text() + "\nprint('more noise')\n")
+    proc = run("check", noisy, "-e", "mlp2", "--format", "json")
+    assert proc.returncode == 0
+    record = json.loads(proc.stdout)
+    assert record["score"] == 5.0 and "more noise" in record["output"]
+
+
+def test_output_file(run, tmp_path):
+    out = tmp_path / "result.json"
+    proc = run("check", REFERENCE, "-e", "mlp2", "--format", "json", "-o", out)
+    assert proc.returncode == 0 and proc.stdout == ""
+    assert json.loads(out.read_text())["score"] == 5.0
+
+
+@pytest.mark.parametrize("args,message", [
+    (["check", "missing.py", "-e", "mlp2"], "missing.py: no such file"),
+    (["check", ".", "-e", "mlp2"], "no such file"),
+    (["check", REFERENCE.parent.parent / "pyproject.toml", "-e", "mlp2"], "expected a Python file"),
+    (["check", REFERENCE, "-e", "mlp9"], "shipped pack (mlp2)"),
+    (["check", REFERENCE, "-e", "mlp2", "--device", "tpu"], "no tpu device"),
+    (["check", REFERENCE, "-e", "mlp2", "--format", "yaml"], "invalid choice"),
+    (["check", REFERENCE, "-e", "mlp2", "--timeout", "-1"], "positive number of seconds"),
+    (["check", REFERENCE], "-e/--exercise"),
+    (["frobnicate"], "invalid choice"),
+], ids=["missing-file", "folder", "not-python", "unknown-pack", "no-device", "bad-format", "bad-timeout",
+        "no-exercise", "bad-command"])
+def test_usage_errors_exit_2_with_a_message(run, args, message):
+    proc = run(*args)
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_list_shows_the_shipped_packs(run):
+    proc = run("list")
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("mlp2") and "w1, b1, w2, b2, x" in proc.stdout
+
+
+def test_init_writes_the_template_then_check_explains_what_is_left(run, tmp_path):
+    proc = run("init", "mlp2", cwd=tmp_path)
+    assert proc.returncode == 0 and "bpgrade check mlp2.py -e mlp2" in proc.stdout
+    written = tmp_path / "mlp2.py"
+    assert "def grad_w1(x, y, params):" in written.read_text()
+    again = run("init", "mlp2", cwd=tmp_path)
+    assert again.returncode == 2 and "already exists" in again.stderr
+    assert run("init", "mlp2", "--force", cwd=tmp_path).returncode == 0
+    (tmp_path / "hw").mkdir()
+    assert run("init", "mlp2", "hw", cwd=tmp_path).returncode == 0 and (tmp_path / "hw" / "mlp2.py").is_file()
+    check = run("check", written, "-e", "mlp2")
+    assert check.returncode == 1 and check.stdout.count("NotImplementedError (line") == 5
+
+
+def test_help_explains_the_commands(run):
+    top = run("--help")
+    assert top.returncode == 0 and "bpgrade check my_mlp2.py -e mlp2" in top.stdout
+    check = run("check", "--help")
+    assert check.returncode == 0
+    for words in ("--format", "--seed", "--device", "Exit code 0"):
+        assert words in check.stdout
+
+
+def test_console_script_is_installed(cli_env):
+    exe = shutil.which("bpgrade")
+    if exe is None:
+        pytest.skip("bpgrade is not installed in this environment")
+    proc = subprocess.run([exe, "check", str(REFERENCE), "-e", "mlp2"], capture_output=True, text=True,
+                          env=cli_env, timeout=120)
+    assert proc.returncode == 0 and "score 5/5" in proc.stdout
