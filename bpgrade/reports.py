@@ -24,6 +24,10 @@ class Diagnosis:
     code: str
     text: str
 
+    def __post_init__(self):
+        if self.code not in DIAGNOSIS_CODES:
+            raise ValueError(f"unknown diagnosis code {self.code!r}")
+
     def to_dict(self) -> dict[str, str]:
         return {"code": self.code, "text": self.text}
 

@@ -78,3 +78,11 @@ def test_low_precision_results_are_named(mlp2, w1, public_cases, w1_truth):
     result = compare_target(mlp2, w1, public_cases, w1_truth,
                             TargetRun(outputs=tuple(got), dtypes=("float32",) * len(got)))
     assert not result.passed and "float32" in result.message
+
+
+def test_diagnosis_codes_come_from_the_documented_vocabulary():
+    from bpgrade.reports import DIAGNOSIS_CODES, Diagnosis
+
+    assert {"missing", "shape", "nonfinite", "error", "forbidden", "timeout"} <= set(DIAGNOSIS_CODES)
+    with pytest.raises(ValueError, match="unknown diagnosis code"):
+        Diagnosis("vibes", "the numbers feel off")

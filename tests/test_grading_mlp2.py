@@ -78,6 +78,16 @@ def test_each_mistake_fails_exactly_its_targets(mlp2, tmp_path, name, old, new, 
         assert (t.score == t.max_score) == t.passed
 
 
+@pytest.mark.parametrize("name,dim", [("right_only_when_n_is_1", "N"), ("right_only_when_h_is_1", "h")])
+def test_mistakes_right_only_for_a_dim_of_1_pass_exactly_those_cases(mlp2, tmp_path, name, dim):
+    _, old, new, fails = next(m for m in MISTAKES if m[0] == name)
+    report = bpgrade.check(mlp2, write_mistake(tmp_path, name, old, new), seed=7)
+    ones = sum(c.dims[dim] == 1 for c in bpgrade.generate_cases(mlp2, seed=7))
+    assert ones > 0
+    for t in report.targets:
+        assert t.cases_passed == (ones if t.name in fails else t.cases)
+
+
 def test_failure_message_names_worst_element_case_and_errors(mlp2, tmp_path):
     name, old, new, _ = MISTAKES[3]  # sign flipped on w2
     report = bpgrade.check(mlp2, write_mistake(tmp_path, name, old, new))
