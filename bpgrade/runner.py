@@ -115,23 +115,32 @@ def forbidden_imports(source: str, forbidden: Sequence[str]) -> list[str]:
 
 def forbidden_references(fn: Callable, forbidden: Sequence[str]) -> list[str]:
     """The forbidden modules that ``fn`` reaches through its globals or closure
-    (``jax.grad``, or ``grad`` imported from jax), including nested functions."""
+    (``jax.grad``, or ``grad`` imported from jax), also through nested
+    functions and through the other functions it calls by name."""
 
     def module_of(value) -> str:
         name = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
-        return (name or "").partition(".")[0]
+        return (name or "").partition(".")[0] if isinstance(name, str) else ""
 
-    code = getattr(fn, "__code__", None)
-    if code is None:
-        return []
-    names, stack = set(), [code]
-    while stack:
-        c = stack.pop()
-        names.update(c.co_names)
-        stack.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
-    values = [fn.__globals__[n] for n in names if n in fn.__globals__]
-    values += [cell.cell_contents for cell in fn.__closure__ or () if cell.cell_contents is not None]
-    return sorted({module_of(v) for v in values} & set(forbidden))
+    found: set[str] = set()
+    seen: set[int] = set()
+    functions = [fn]
+    while functions:
+        f = functions.pop()
+        code = getattr(f, "__code__", None)
+        if code is None or id(f) in seen:
+            continue
+        seen.add(id(f))
+        names, stack = set(), [code]
+        while stack:
+            c = stack.pop()
+            names.update(c.co_names)
+            stack.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+        values = [f.__globals__[n] for n in names if n in f.__globals__]
+        values += [cell.cell_contents for cell in f.__closure__ or () if cell.cell_contents is not None]
+        found.update(module_of(v) for v in values)
+        functions.extend(v for v in values if isinstance(v, types.FunctionType))
+    return sorted(found & set(forbidden))
 
 
 def run_functions(functions: Mapping[str, Callable], job: Job) -> RunResult:

@@ -192,6 +192,10 @@ def test_forbidden_references_sees_names_imported_from_a_module():
     def clean(x):
         return np.sum(x)
 
+    def calls_a_helper(x):
+        return uses_grad(x) + clean(x)
+
     assert runner.forbidden_references(uses_grad, ["jax"]) == ["jax"]
+    assert runner.forbidden_references(calls_a_helper, ["jax"]) == ["jax"]
     assert runner.forbidden_references(clean, ["jax"]) == []
     assert sys.modules["numpy"] is np
