@@ -1,9 +1,9 @@
-"""The child-process side of running a submission, and the wire both sides speak.
+"""The sandbox's side of running submissions: a fork server, its workers, and the wire.
 
 This module imports nothing but NumPy and the standard library, and nothing of
-the truth: the grader starts it as a script (``python -I _worker.py``), sends
-it the cases on stdin and reads back only plain float64 arrays, framed as JSON
-metadata plus raw bytes. No pickle crosses in either direction.
+the truth: the grader starts it as a script (``python -I _worker.py FD``),
+sends it the cases' inputs, and reads back only plain float64 arrays, framed
+as JSON metadata plus raw bytes. No pickle crosses in either direction.
 
 Frame: 8 bytes little-endian header length, the JSON header, then the bytes of
 every array listed in ``header["arrays"]`` (``{"dtype": "<f8", "shape": [...]}``)
@@ -12,13 +12,19 @@ back to back.
 
 from __future__ import annotations
 
+import ctypes
 import importlib.abc
-import importlib.util
 import json
+import linecache
 import os
+import resource
+import select
+import signal
+import socket
 import struct
 import sys
 import traceback
+import types
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -80,6 +86,21 @@ def decode(frame: bytes, max_header: int = 1 << 20) -> tuple[dict, list[np.ndarr
     return header, arrays
 
 
+def frame_length(prefix: bytes | bytearray) -> int | None:
+    """The length of the frame that ``prefix`` starts, once its header has arrived
+    (None before that, or when the header is malformed: :func:`decode` says why)."""
+    if len(prefix) < 8:
+        return None
+    (size,) = struct.unpack_from("<Q", prefix)
+    if 8 + size > len(prefix):
+        return None
+    try:
+        metas = json.loads(bytes(prefix[8:8 + size]))["arrays"]
+        return 8 + size + sum(8 * int(np.prod(m["shape"], dtype=np.int64)) for m in metas)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 class ReturnError(Exception):
     """A graded function returned something that is not an array of numbers."""
 
@@ -122,14 +143,15 @@ def call_targets(functions: Mapping[str, Callable | None], cases: Sequence[tuple
       cases: per case, the positional input arrays and the params dict.
 
     Returns:
-      A header ``{"targets": {name: {"missing", "error", "error_case",
-      "outputs": [array index or None per case], "dtypes"}}}`` and the arrays
+      A header ``{"targets": {name: {"missing", "error", "error_case", "memory",
+      "outputs": [array index per case], "dtypes"}}}`` and the arrays
       it indexes. A function that raises, or returns what is not an array of
       numbers, is not called again on later cases.
     """
     targets, arrays = {}, []
     for name, fn in functions.items():
-        record = {"missing": fn is None, "error": None, "error_case": None, "outputs": [], "dtypes": []}
+        record = {"missing": fn is None, "error": None, "error_case": None, "memory": False, "outputs": [],
+                  "dtypes": []}
         targets[name] = record
         if fn is None:
             continue
@@ -144,6 +166,7 @@ def call_targets(functions: Mapping[str, Callable | None], cases: Sequence[tuple
                 record["error"], record["error_case"] = f"{name}: {e}", index
             except BaseException as e:  # noqa: BLE001 - student code may raise anything, SystemExit included
                 record["error"], record["error_case"] = describe_exception(e, filename), index
+                record["memory"] = isinstance(e, MemoryError)
             else:
                 record["outputs"].append(len(arrays))
                 record["dtypes"].append(dtype)
@@ -169,51 +192,234 @@ class ImportBlocker(importlib.abc.MetaPathFinder):
         return None
 
 
-def _read_exact(stream, n: int) -> bytes:
-    data = stream.read(n)
-    if len(data) != n:
-        raise WireError("truncated input")
-    return data
+# --- The fork server ------------------------------------------------------------------------
+#
+# The grader starts this file as a script: ``python -I _worker.py CONTROL_FD``. It reads the
+# batch's setup frame (the cases' inputs, the functions to call, the limits) on stdin, then
+# serves requests on the control socket, a SOCK_SEQPACKET of JSON messages:
+#
+#   grader -> server  {"op": "run", "job": J, "slot": K, "name": "alice.py"} + the result pipe's fd
+#   server -> grader  {"job": J, "pid": P}               a worker was forked
+#   server -> grader  {"exit": P, "status": S}           a worker ended (os.waitpid status)
+#   grader -> server  {"op": "sweep", "slot": K, "pid": P}
+#   server -> grader  {"swept": K}                       nothing of that worker is left
+#
+# Each worker is a fork of this process, which has imported NumPy and never held any truth.
+# Before it runs submission code it starts a session, takes its limits, drops to the slot's
+# own uid when the server runs as root, and confines itself with Landlock where the kernel
+# has it: it may read the standard library and NumPy, and read and write its scratch folder,
+# nothing else; it may not signal processes outside its sandbox nor open TCP connections.
+
+_SYS_CREATE_RULESET, _SYS_ADD_RULE, _SYS_RESTRICT_SELF = 444, 445, 446
+_PR_SET_NO_NEW_PRIVS = 38
+_FS_EXECUTE, _FS_READ_FILE, _FS_READ_DIR = 1 << 0, 1 << 2, 1 << 3
+_FS_BITS_BY_ABI = {1: 13, 2: 14, 3: 15, 4: 15, 5: 16}  # how many access bits each ABI knows
 
 
-def main() -> None:
-    """Read a job frame on stdin, run it, write the result frame on the original stdout.
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version, 0 when there is none (or not on x86-64 Linux)."""
+    if not sys.platform.startswith("linux") or os.uname().machine != "x86_64":
+        return 0
+    libc = ctypes.CDLL(None, use_errno=True)
+    abi = libc.syscall(_SYS_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+    return max(int(abi), 0)
 
-    The submission's own prints go to ``output.txt`` in the working directory,
-    never into the result frame.
+
+class _PathBeneath(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+def landlock_ruleset(readable: Sequence[str], writable: str, abi: int) -> int:
+    """A Landlock ruleset that allows reading ``readable`` and everything in ``writable``.
+
+    Returns:
+      The ruleset's file descriptor, for :func:`landlock_restrict`.
     """
-    (size,) = struct.unpack("<Q", _read_exact(sys.stdin.buffer, 8))
-    head = _read_exact(sys.stdin.buffer, size)
-    job, arrays = decode(struct.pack("<Q", size) + head + sys.stdin.buffer.read())
-    result = os.fdopen(os.dup(1), "wb")
-    capture = os.open("output.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.dup2(capture, 1)
-    os.dup2(capture, 2)
-    blocker = ImportBlocker(job["forbidden"])
-    sys.meta_path.insert(0, blocker)
+    libc = ctypes.CDLL(None, use_errno=True)
+    all_fs = (1 << _FS_BITS_BY_ABI.get(abi, 16)) - 1
+    attr = (ctypes.c_uint64 * 3)(all_fs, 0b11 if abi >= 4 else 0, 0b11 if abi >= 6 else 0)
+    size = 24 if abi >= 6 else 16 if abi >= 4 else 8
+    fd = libc.syscall(_SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))
+    if fd < 0:
+        raise OSError(ctypes.get_errno(), "landlock_create_ruleset")
 
-    header: dict[str, Any] = {"import_error": None}
-    functions: dict[str, Callable | None] = {name: None for name in job["functions"]}
-    try:
-        spec = importlib.util.spec_from_file_location("submission", job["submission"])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["submission"] = module
-        spec.loader.exec_module(module)
-    except BaseException as e:  # noqa: BLE001 - a submission may raise anything while importing
-        header["import_error"] = describe_exception(e, job["submission"])
-    else:
-        for name, function_name in job["functions"].items():
-            fn = getattr(module, function_name, None)
-            functions[name] = fn if callable(fn) else None
+    def allow(path: str, access: int) -> None:
+        try:
+            parent = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        except OSError:
+            return
+        try:
+            if not os.path.isdir(path):  # a rule on a file takes only file rights
+                access &= _FS_EXECUTE | _FS_READ_FILE
+            rule = _PathBeneath(access, parent)
+            if libc.syscall(_SYS_ADD_RULE, fd, 1, ctypes.byref(rule), 0) != 0:
+                raise OSError(ctypes.get_errno(), f"landlock_add_rule {path}")
+        finally:
+            os.close(parent)
+
+    for path in readable:
+        allow(path, _FS_EXECUTE | _FS_READ_FILE | _FS_READ_DIR)
+    allow(writable, all_fs)
+    return fd
+
+
+def landlock_restrict(ruleset_fd: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+    if libc.syscall(_SYS_RESTRICT_SELF, ruleset_fd, 0) != 0:
+        raise OSError(ctypes.get_errno(), "landlock_restrict_self")
+
+
+def readable_paths() -> list[str]:
+    """What a worker may read: the standard library (without its site-packages) and NumPy."""
+    import sysconfig
+
+    paths = []
+    for key in ("stdlib", "platstdlib"):
+        stdlib = sysconfig.get_paths()[key]
+        for entry in sorted(os.listdir(stdlib)):
+            if entry not in ("site-packages", "dist-packages") and os.path.join(stdlib, entry) not in paths:
+                paths.append(os.path.join(stdlib, entry))
+    numpy_dir = os.path.dirname(np.__file__)
+    paths.append(numpy_dir)
+    if os.path.isdir(numpy_dir + ".libs"):
+        paths.append(numpy_dir + ".libs")
+    return paths
+
+
+def _send(sock: socket.socket, message: dict, fds: Sequence[int] = ()) -> None:
+    socket.send_fds(sock, [json.dumps(message).encode()], list(fds))
+
+
+def serve(control_fd: int) -> None:
+    """Run the fork server until the grader closes the control socket."""
+    setup, arrays = decode(sys.stdin.buffer.read(), max_header=64 << 20)
     cases = [([arrays[i] for i in case["inputs"]], {k: arrays[i] for k, i in case["params"].items()})
-             for case in job["cases"]]
-    calls, outputs = call_targets(functions, cases) if header["import_error"] is None else ({"targets": {}}, [])
+             for case in setup["cases"]]
+    sock = socket.socket(fileno=control_fd)
+    root = os.geteuid() == 0
+    abi = landlock_abi() if setup["landlock"] else 0
+    readable = readable_paths() if abi else []
+    rulesets: dict[int, int] = {}
+    workers: set[int] = set()
+    while True:
+        ready, _, _ = select.select([sock], [], [], 0.05)
+        while workers:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            if pid in workers:
+                workers.discard(pid)
+                _send(sock, {"exit": pid, "status": status})
+        if not ready:
+            continue
+        data, fds, _, _ = socket.recv_fds(sock, 1 << 16, 1)
+        if not data:
+            return
+        msg = json.loads(data)
+        slot = int(msg["slot"])
+        scratch = os.path.join(setup["scratch"], f"slot-{slot}")
+        uid = setup["uid_base"] + slot if root else None
+        if msg["op"] == "run":
+            if abi and slot not in rulesets:
+                rulesets[slot] = landlock_ruleset(readable, scratch, abi)
+            pid = os.fork()
+            if pid == 0:
+                sock.close()
+                _worker(setup, cases, msg["name"], scratch, fds[0], uid, rulesets.get(slot))
+            os.close(fds[0])
+            workers.add(pid)
+            _send(sock, {"job": msg["job"], "pid": pid})
+        elif msg["op"] == "sweep":
+            _sweep(int(msg["pid"]), uid)
+            _send(sock, {"swept": slot})
+
+
+def _sweep(pid: int, uid: int | None) -> None:
+    """Kill the worker's process group and, when it ran under its own uid, every process of that uid."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if uid is None:
+        return
+    killer = os.fork()
+    if killer == 0:
+        try:
+            os.setresuid(uid, uid, uid)
+            os.kill(-1, signal.SIGKILL)
+        finally:
+            os._exit(0)
+    os.waitpid(killer, 0)
+
+
+def _worker(setup: dict, cases, name: str, scratch: str, result_fd: int, uid: int | None,
+            ruleset: int | None) -> None:
+    """The forked worker: confine, run the submission, write the result frame, exit."""
+    try:
+        os.setsid()
+        os.chdir(scratch)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        out = os.open("output.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        limits = setup["limits"]
+        cpu = int(limits["cpu"])
+        for res, value in ((resource.RLIMIT_CORE, 0), (resource.RLIMIT_AS, limits["memory"]),
+                           (resource.RLIMIT_FSIZE, limits["file_size"]), (resource.RLIMIT_NOFILE, 64)):
+            resource.setrlimit(res, (value, value))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        if uid is not None:
+            resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+        if ruleset is not None:
+            landlock_restrict(ruleset)
+        os.environ.clear()
+        os.environ.update({"HOME": scratch, "TMPDIR": scratch, "LANG": "C.UTF-8", "PATH": "/usr/bin:/bin"})
+        with open("submission.py", encoding="utf-8") as f:
+            source = f.read()
+        frame = run_submission(source, name, setup["functions"], setup["forbidden"], cases)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        view = memoryview(frame)
+        while view:
+            view = view[os.write(result_fd, view):]
+    finally:
+        os._exit(0)
+
+
+def run_submission(source: str, filename: str, functions: Mapping[str, str], forbidden: Sequence[str],
+                   cases) -> bytes:
+    """Import ``source`` as a module and call its graded functions; returns the result frame."""
+    blocker = ImportBlocker(forbidden)
+    sys.meta_path.insert(0, blocker)
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    header: dict[str, Any] = {"import_error": None, "memory": False}
+    found: dict[str, Callable | None] = {name: None for name in functions}
+    module = types.ModuleType("submission")
+    module.__file__ = filename
+    sys.modules["submission"] = module
+    try:
+        exec(compile(source, filename, "exec"), module.__dict__)
+    except BaseException as e:  # noqa: BLE001 - a submission may raise anything while importing
+        header["import_error"] = describe_exception(e, filename)
+        header["memory"] = isinstance(e, MemoryError)
+    else:
+        for name, function_name in functions.items():
+            fn = module.__dict__.get(function_name)
+            found[name] = fn if callable(fn) else None
+    calls, outputs = call_targets(found, cases) if header["import_error"] is None else ({"targets": {}}, [])
     header.update(calls, forbidden=sorted(set(blocker.attempts)))
-    sys.stdout.flush()
-    sys.stderr.flush()
-    result.write(encode(header, outputs))
-    result.flush()
+    return encode(header, outputs)
 
 
 if __name__ == "__main__":
-    main()
+    serve(int(sys.argv[1]))

@@ -11,7 +11,8 @@ from .compare import compare_target
 from .errors import SubmissionError
 from .packs import Pack, load_pack
 from .reports import Diagnosis, Report, TargetResult
-from .runner import Job, RunResult, run_file, run_functions
+from .runner import Job, Limits, RunResult, run_functions
+from .sandbox import run_file
 
 Submission = str | Path | Mapping[str, Callable]
 
@@ -51,7 +52,7 @@ def check(exercise: str | Path | Pack, submission: Submission, *, seed: int | No
     dev = truth.select_device(device)
     cases = generate_cases(pack, seed)
     expected = truth.gradients(pack.network, [t.name for t in pack.targets], cases, dev)
-    job = Job.for_pack(pack, cases, timeout)
+    job = Job.for_pack(pack, cases, Limits.for_pack(pack, timeout))
     run = run_functions(submission, job) if isinstance(submission, Mapping) else run_file(path, job)
     return Report(
         exercise=pack.name,

@@ -1,27 +1,18 @@
-"""Running a submission's functions on the cases: the one interface the sandbox replaces.
+"""Running a submission's functions on the cases: what to run, and what came back.
 
-:func:`run_file` runs a submission file in a child Python process (see
-:mod:`bpgrade._worker`): it gets the cases' inputs, never the truth, and sends
-back plain float64 arrays. :func:`run_functions` calls functions that already
-live in this process (the notebook API), where nothing is isolated.
-
-Both return a :class:`RunResult`; comparing it against the truth is
-:mod:`bpgrade.compare`'s job.
+A :class:`Job` says what to call and with which inputs, under which
+:class:`Limits`; a :class:`RunResult` is what came back. Submission files run
+in the sandbox (:mod:`bpgrade.sandbox`); :func:`run_functions` calls functions
+that already live in this process (the notebook API), where nothing is
+isolated. Comparing a result against the truth is :mod:`bpgrade.compare`'s job.
 """
 
 from __future__ import annotations
 
 import ast
-import os
-import signal
-import subprocess
-import sys
-import tempfile
-import threading
 import time
 import types
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -30,10 +21,28 @@ from . import _worker
 from .cases import Case
 from .packs import Pack
 
-#: Characters of a submission's printed output kept in its report.
-MAX_OUTPUT = 4000
-#: Bytes of result frame read from a worker before it is cut off.
-MAX_RESULT_BYTES = 64 << 20
+@dataclass(frozen=True)
+class Limits:
+    """What one submission may use.
+
+    ``wall`` and ``cpu`` are seconds; ``memory`` (address space) and
+    ``file_size`` (the largest file it may write, its printed output included)
+    are bytes; ``processes`` bounds the processes and threads of its uid (only
+    enforced where workers run under their own uid); ``output`` is how many
+    characters of what it printed are kept in its report.
+    """
+
+    wall: float = 10.0
+    cpu: float = 10.0
+    memory: int = 1 << 30
+    processes: int = 16
+    file_size: int = 1 << 20
+    output: int = 4000
+
+    @classmethod
+    def for_pack(cls, pack: Pack, timeout: float | None = None, memory: int | None = None) -> "Limits":
+        wall = pack.timeout if timeout is None else timeout
+        return cls(wall=wall, cpu=wall, memory=memory or cls.memory)
 
 
 @dataclass(frozen=True)
@@ -46,16 +55,16 @@ class Job:
 
     functions: Mapping[str, str]
     cases: tuple[tuple[tuple[np.ndarray, ...], Mapping[str, np.ndarray]], ...]
-    timeout: float
+    limits: Limits
     forbidden: tuple[str, ...]
 
     @classmethod
-    def for_pack(cls, pack: Pack, cases: Sequence[Case], timeout: float | None = None) -> "Job":
+    def for_pack(cls, pack: Pack, cases: Sequence[Case], limits: Limits | None = None) -> "Job":
         return cls(
             functions={t.name: t.function for t in pack.targets},
             cases=tuple((tuple(c.tensors[n] for n in pack.inputs), {n: c.tensors[n] for n in pack.params})
                         for c in cases),
-            timeout=pack.timeout if timeout is None else timeout,
+            limits=limits or Limits.for_pack(pack),
             forbidden=pack.forbidden_modules,
         )
 
@@ -73,6 +82,7 @@ class TargetRun:
     dtypes: tuple[str, ...] = ()
     error: str | None = None
     error_case: int | None = None
+    memory: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,7 +90,7 @@ class RunResult:
     """The outcome of running a submission.
 
     ``status`` is ``"ok"`` when it ran (its functions may still have failed),
-    else ``"error"``, ``"timeout"`` or ``"forbidden"``, with ``message`` saying
+    else ``"error"``, ``"timeout"``, ``"memory"`` or ``"forbidden"``, with ``message`` saying
     why. ``targets`` is empty unless the submission ran.
     """
 
@@ -157,122 +167,36 @@ def run_functions(functions: Mapping[str, Callable], job: Job) -> RunResult:
     return RunResult("ok", targets=_target_runs(header, arrays, len(job.cases)), seconds=seconds)
 
 
-def run_file(path: str | Path, job: Job) -> RunResult:
-    """Run the submission file ``path`` in a child process and collect its results.
-
-    The child gets a minimal environment (none of the grader's variables), a
-    scratch directory as its working directory, and ``job.timeout`` seconds of
-    wall-clock time, after which its whole process group is killed.
-    """
-    path = Path(path).resolve()
-    try:
-        used = forbidden_imports(path.read_text(encoding="utf-8"), job.forbidden)
-    except SyntaxError as e:
-        line = f" (line {e.lineno}: `{e.text.strip()}`)" if e.lineno and e.text else ""
-        return RunResult("error", f"SyntaxError: {e.msg}{line}")
-    except (OSError, UnicodeDecodeError) as e:
-        return RunResult("error", f"cannot read the submission: {e}")
-    if used:
-        return RunResult("forbidden", _forbidden_message(used))
-
-    arrays: list[np.ndarray] = []
-    cases = []
-    for inputs, params in job.cases:
-        entry = {"inputs": [], "params": {}}
-        for a in inputs:
-            entry["inputs"].append(len(arrays))
-            arrays.append(a)
-        for name, a in params.items():
-            entry["params"][name] = len(arrays)
-            arrays.append(a)
-        cases.append(entry)
-    frame = _worker.encode({"submission": str(path), "functions": dict(job.functions),
-                            "forbidden": list(job.forbidden), "cases": cases}, arrays)
-
-    with tempfile.TemporaryDirectory(prefix="bpgrade-") as scratch:
-        start = time.perf_counter()
-        returncode, result, timed_out = _run_worker(frame, scratch, job.timeout)
-        seconds = time.perf_counter() - start
-        output = _read_output(Path(scratch) / "output.txt")
-
-    if timed_out:
-        return RunResult("timeout", f"stopped after the time limit of {job.timeout:g} s", output=output,
-                         seconds=seconds)
-    try:
-        header, outputs = _worker.decode(result)
-    except _worker.WireError:
-        return RunResult("error", f"the submission ended its process (exit code {returncode}) before it returned "
-                         "results", output=output, seconds=seconds)
-    if header.get("forbidden"):
-        return RunResult("forbidden", _forbidden_message(header["forbidden"]), output=output, seconds=seconds)
-    if header.get("import_error"):
-        return RunResult("error", f"the submission failed while being imported: {header['import_error']}",
-                         output=output, seconds=seconds)
-    try:
-        targets = _target_runs(header, outputs, len(job.cases), job.functions)
-    except (KeyError, TypeError, IndexError, ValueError):
-        return RunResult("error", "the submission's results could not be read", output=output, seconds=seconds)
-    return RunResult("ok", targets=targets, output=output, seconds=seconds)
-
-
 def _forbidden_message(modules: Sequence[str]) -> str:
     return (f"uses {', '.join(modules)}: gradients must be derived by hand, so automatic differentiation "
             "earns no credit")
 
 
-def _run_worker(frame: bytes, scratch: str, timeout: float) -> tuple[int | None, bytes, bool]:
-    """Run the worker on ``frame``; returns (exit code, stdout bytes, timed out)."""
-    env = {"PATH": os.defpath, "HOME": scratch, "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1",
-           "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-I", _worker.__file__], cwd=scratch, env=env,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    chunks: list[bytes] = []
+def result_from_frame(header: Mapping, outputs: Sequence[np.ndarray], job: Job, output: str = "",
+                      seconds: float = 0.0) -> RunResult:
+    """The RunResult that a worker's result frame describes.
 
-    def read() -> None:
-        kept = 0
-        while block := proc.stdout.read(1 << 16):
-            if kept < MAX_RESULT_BYTES:
-                chunks.append(block)
-                kept += len(block)
+    A frame is written by the worker, where the submission could have forged
+    it: it can only lower the submission's own grade, and one whose results do
+    not cover every case is an error.
+    """
+    def result(status: str, message: str = "", targets=None) -> RunResult:
+        return RunResult(status, message, targets or {}, output, seconds)
 
-    def write() -> None:
-        try:
-            proc.stdin.write(frame)
-            proc.stdin.close()
-        except (BrokenPipeError, OSError):
-            pass
-
-    threads = [threading.Thread(target=read, daemon=True), threading.Thread(target=write, daemon=True)]
-    for t in threads:
-        t.start()
+    if header.get("forbidden"):
+        return result("forbidden", _forbidden_message([str(m) for m in header["forbidden"]]))
+    if header.get("import_error"):
+        status = "memory" if header.get("memory") else "error"
+        why = f"ran out of memory (limit {_size(job.limits.memory)})" if status == "memory" else "failed"
+        return result(status, f"the submission {why} while being imported: {header['import_error']}")
     try:
-        proc.wait(timeout)
-        timed_out = False
-    except subprocess.TimeoutExpired:
-        timed_out = True
-    # The worker's exit (or its timeout) ends the run: whatever it started,
-    # still holding the pipe or not, goes with its process group.
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
-    for t in threads:
-        # A descendant that left the process group may still hold the pipe
-        # open; the frame was written before the worker exited, so stop waiting.
-        t.join(timeout=1.0)
-    return proc.returncode, b"".join(chunks), timed_out
+        return result("ok", targets=_target_runs(header, outputs, len(job.cases), job.functions))
+    except (KeyError, TypeError, IndexError, ValueError):
+        return result("error", "the submission's results could not be read")
 
 
-def _read_output(path: Path) -> str:
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_OUTPUT + 1)
-    except OSError:
-        return ""
-    text = data[:MAX_OUTPUT].decode("utf-8", "replace")
-    return text + "\n[... output cut]" if len(data) > MAX_OUTPUT else text
+def _size(n: int) -> str:
+    return f"{n / (1 << 30):g} GiB" if n >= 1 << 30 else f"{n / (1 << 20):g} MiB"
 
 
 def _target_runs(header: Mapping, arrays: Sequence[np.ndarray], n_cases: int, expected: Mapping | None = None
@@ -292,6 +216,7 @@ def _target_runs(header: Mapping, arrays: Sequence[np.ndarray], n_cases: int, ex
             dtypes=tuple(str(d) for d in record["dtypes"]),
             error=None if record["error"] is None else str(record["error"])[:_worker.MAX_MESSAGE],
             error_case=None if record["error_case"] is None else int(record["error_case"]),
+            memory=bool(record.get("memory")),
         )
         covered = 0 if run.missing else n_cases if run.error is None else run.error_case
         if not 0 <= covered <= n_cases or len(run.outputs) != covered or len(run.dtypes) != covered:
