@@ -16,6 +16,7 @@ import ctypes
 import importlib.abc
 import json
 import linecache
+import math
 import os
 import resource
 import select
@@ -23,6 +24,7 @@ import signal
 import socket
 import struct
 import sys
+import threading
 import traceback
 import types
 from typing import Any, Callable, Mapping, Sequence
@@ -70,19 +72,22 @@ def decode(frame: bytes, max_header: int = 1 << 20) -> tuple[dict, list[np.ndarr
     metas = header.get("arrays") if isinstance(header, dict) else None
     if not isinstance(metas, list):
         raise WireError("header lists no arrays")
-    arrays, offset = [], 8 + size
+    shapes = []
     for meta in metas:
         shape = meta.get("shape") if isinstance(meta, dict) else None
         if (meta.get("dtype") if isinstance(meta, dict) else None) != WIRE_DTYPE or not isinstance(shape, list) \
                 or not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= MAX_ELEMENTS for n in shape):
             raise WireError(f"bad array description {meta!r}"[:200])
-        count = int(np.prod(shape, dtype=np.int64))
-        if count > MAX_ELEMENTS or offset + 8 * count > len(frame):
-            raise WireError("array larger than the frame")
-        arrays.append(np.frombuffer(frame, np.float64, count, offset).reshape(shape).copy())
-        offset += 8 * count
-    if offset != len(frame):
-        raise WireError("bytes left over after the arrays")
+        if math.prod(shape) > MAX_ELEMENTS:
+            raise WireError("array larger than allowed")
+        shapes.append(tuple(shape))
+    counts = [math.prod(s) for s in shapes]
+    if 8 + size + 8 * sum(counts) != len(frame):
+        raise WireError("the arrays do not fill the frame exactly")
+    # One read-only buffer for all arrays; each array is a view of it.
+    flat = np.frombuffer(frame, np.float64, sum(counts), 8 + size)
+    ends = np.cumsum(counts)
+    arrays = [flat[end - n:end].reshape(shape) for n, end, shape in zip(counts, ends, shapes)]
     return header, arrays
 
 
@@ -96,7 +101,7 @@ def frame_length(prefix: bytes | bytearray) -> int | None:
         return None
     try:
         metas = json.loads(bytes(prefix[8:8 + size]))["arrays"]
-        return 8 + size + sum(8 * int(np.prod(m["shape"], dtype=np.int64)) for m in metas)
+        return 8 + size + sum(8 * math.prod(m["shape"]) for m in metas)
     except (ValueError, KeyError, TypeError):
         return None
 
@@ -127,6 +132,9 @@ def describe_exception(exc: BaseException, filename: str | None) -> str:
     (the submission), so that the student sees their own code.
     """
     text = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    if isinstance(exc, SyntaxError) and exc.filename == filename and exc.lineno:
+        line = (exc.text or "").strip()
+        return (text + (f" (line {exc.lineno}: `{line}`)" if line else f" (line {exc.lineno})"))[:MAX_MESSAGE]
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
     if frames:
         line = (frames[-1].line or "").strip()
@@ -294,7 +302,11 @@ def _send(sock: socket.socket, message: dict, fds: Sequence[int] = ()) -> None:
 
 
 def serve(control_fd: int) -> None:
-    """Run the fork server until the grader closes the control socket."""
+    """Run the fork server until the grader closes the control socket (or dies).
+
+    Whichever way it ends, every worker it started and every process of the
+    slots' uids is killed on the way out.
+    """
     setup, arrays = decode(sys.stdin.buffer.read(), max_header=64 << 20)
     cases = [([arrays[i] for i in case["inputs"]], {k: arrays[i] for k, i in case["params"].items()})
              for case in setup["cases"]]
@@ -303,41 +315,63 @@ def serve(control_fd: int) -> None:
     abi = landlock_abi() if setup["landlock"] else 0
     readable = readable_paths() if abi else []
     rulesets: dict[int, int] = {}
-    workers: set[int] = set()
-    while True:
-        ready, _, _ = select.select([sock], [], [], 0.05)
-        while workers:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                break
-            if pid in workers:
-                workers.discard(pid)
-                _send(sock, {"exit": pid, "status": status})
-        if not ready:
-            continue
-        data, fds, _, _ = socket.recv_fds(sock, 1 << 16, 1)
-        if not data:
-            return
-        msg = json.loads(data)
-        slot = int(msg["slot"])
-        scratch = os.path.join(setup["scratch"], f"slot-{slot}")
-        uid = setup["uid_base"] + slot if root else None
-        if msg["op"] == "run":
-            if abi and slot not in rulesets:
-                rulesets[slot] = landlock_ruleset(readable, scratch, abi)
-            pid = os.fork()
-            if pid == 0:
-                sock.close()
-                _worker(setup, cases, msg["name"], scratch, fds[0], uid, rulesets.get(slot))
-            os.close(fds[0])
-            workers.add(pid)
-            _send(sock, {"job": msg["job"], "pid": pid})
-        elif msg["op"] == "sweep":
-            _sweep(int(msg["pid"]), uid)
-            _send(sock, {"swept": slot})
+    workers: dict[int, int] = {}  # pid -> slot, until the worker has ended
+    unswept: dict[int, int] = {}  # pid -> slot, until the grader has asked for its sweep
+    try:
+        while True:
+            ready, _, _ = select.select([sock], [], [], 0.05)
+            while workers:
+                try:
+                    pid, status = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if pid == 0:
+                    break
+                if workers.pop(pid, None) is not None:
+                    _send(sock, {"exit": pid, "status": status})
+            if not ready:
+                continue
+            data, fds, _, _ = socket.recv_fds(sock, 1 << 16, 1)
+            if not data:
+                return
+            msg = json.loads(data)
+            slot = int(msg["slot"])
+            scratch = os.path.join(setup["scratch"], f"slot-{slot}")
+            uid = setup["uid_base"] + slot if root else None
+            if msg["op"] == "run":
+                if abi and slot not in rulesets:
+                    rulesets[slot] = landlock_ruleset(readable, scratch, abi)
+                pid = os.fork()
+                if pid == 0:
+                    sock.close()
+                    _worker(setup, cases, msg["name"], scratch, fds[0], uid, rulesets.get(slot))
+                os.close(fds[0])
+                workers[pid] = unswept[pid] = slot
+                _send(sock, {"job": msg["job"], "pid": pid})
+            elif msg["op"] == "sweep":
+                _sweep(int(msg["pid"]), uid)
+                unswept.pop(int(msg["pid"]), None)
+                _send(sock, {"swept": slot})
+    except (BrokenPipeError, ConnectionError):
+        pass  # the grader is gone
+    finally:
+        for pid, slot in unswept.items():
+            _sweep(pid, setup["uid_base"] + slot if root else None)
+
+
+_SYS_KILL, _SYS_SETRESUID = 62, 117
+
+
+def _kill_uid(uid: int) -> None:
+    """Kill every process of ``uid``, from a thread that alone takes that uid.
+
+    Raw system calls change the credentials of the calling thread only (glibc's
+    wrappers would change every thread's), so the server keeps its own, and no
+    fork of the server is needed.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syscall(_SYS_SETRESUID, uid, uid, uid) == 0:
+        libc.syscall(_SYS_KILL, -1, signal.SIGKILL)
 
 
 def _sweep(pid: int, uid: int | None) -> None:
@@ -346,16 +380,10 @@ def _sweep(pid: int, uid: int | None) -> None:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-    if uid is None:
-        return
-    killer = os.fork()
-    if killer == 0:
-        try:
-            os.setresuid(uid, uid, uid)
-            os.kill(-1, signal.SIGKILL)
-        finally:
-            os._exit(0)
-    os.waitpid(killer, 0)
+    if uid is not None:
+        killer = threading.Thread(target=_kill_uid, args=(uid,))
+        killer.start()
+        killer.join()
 
 
 def _worker(setup: dict, cases, name: str, scratch: str, result_fd: int, uid: int | None,

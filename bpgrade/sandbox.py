@@ -206,11 +206,8 @@ class Sandbox:
             return "", RunResult("error", f"cannot read the submission: {e}")
         try:
             used = forbidden_imports(source, self.job.forbidden)
-        except SyntaxError as e:
-            line = f" (line {e.lineno}: `{e.text.strip()}`)" if e.lineno and e.text else ""
-            return "", RunResult("error", f"SyntaxError: {e.msg}{line}")
-        except ValueError as e:  # a NUL byte in the source
-            return "", RunResult("error", f"the submission cannot be compiled: {e}")
+        except (SyntaxError, ValueError):
+            used = []  # the worker's compile reports it, with the line
         if used:
             return "", RunResult("forbidden", _forbidden_message(used))
         return source, None
