@@ -13,6 +13,7 @@ back to back.
 from __future__ import annotations
 
 import ctypes
+import gc
 import importlib.abc
 import json
 import linecache
@@ -315,6 +316,9 @@ def serve(control_fd: int) -> None:
     abi = landlock_abi() if setup["landlock"] else 0
     readable = readable_paths() if abi else []
     rulesets: dict[int, int] = {}
+    # Objects that exist now are never collected in a worker: a collection that
+    # walked them would copy every page they live on into each forked worker.
+    gc.freeze()
     workers: dict[int, int] = {}  # pid -> slot, until the worker has ended
     unswept: dict[int, int] = {}  # pid -> slot, until the grader has asked for its sweep
     try:

@@ -1,17 +1,21 @@
 """The ``bpgrade`` command line: a thin layer over the library, and the only module that prints.
 
-Exit codes (``check``): 0 every target passed, 1 something failed, 2 a usage
-error or bad input, with a message on stderr.
+Exit codes: ``check``: 0 every target passed, 1 something failed; ``grade``:
+0 every submission got a result; both: 2 a usage error or bad input, with a
+message on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 from pathlib import Path
 
 from . import __version__
 from .errors import BpgradeError
+from .gradebook import DEFAULT_PATH as DEFAULT_DB
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -24,6 +28,10 @@ A submission is a Python file that defines the exercise's gradient functions
   bpgrade list                       the shipped exercises
   bpgrade init mlp2 my_mlp2.py       write the template to fill in
   bpgrade check my_mlp2.py -e mlp2   grade it on the public cases
+
+Course staff grade a folder of submissions into a gradebook:
+
+  bpgrade grade submissions/ -e mlp2 --seed 31337 --format csv -o grades.csv
 """
 
 
@@ -57,6 +65,43 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--timeout", type=_positive_float, metavar="SECONDS",
                        help="wall-clock limit for the submission (default: the exercise's)")
 
+    grade = commands.add_parser(
+        "grade", help="grade a batch of submissions into a gradebook",
+        description="Grade every submission found in PATH... (files; in folders, every *.py, and every sub-folder "
+                    "holding one .py or a submission.py) into a SQLite gradebook, each in its own sandboxed worker, "
+                    "then export the results. Rerunning resumes: submissions already graded with the same content, "
+                    "exercise and seed are skipped. Exit code 0 when every submission got a result; 2: a usage "
+                    "error or bad input.")
+    grade.add_argument("paths", nargs="+", metavar="PATH", help="submission files and folders")
+    grade.add_argument("-e", "--exercise", required=True, metavar="EXERCISE",
+                       help="a shipped exercise (see 'bpgrade list') or the path of a pack folder")
+    grade.add_argument("--jobs", type=_positive_int, metavar="N", help="workers at once (default: the CPU count)")
+    grade.add_argument("--seed", type=int, metavar="INT", help="the set of test cases (default: the public cases)")
+    grade.add_argument("--db", default=DEFAULT_DB, metavar="FILE",
+                       help=f"the gradebook, created if needed (default: {DEFAULT_DB})")
+    grade.add_argument("--format", choices=("jsonl", "csv"), default="jsonl",
+                       help="the export written at the end: jsonl, one JSON record per submission (default); "
+                            "csv, a row per submission and a column per target")
+    grade.add_argument("-o", "--output", metavar="FILE", help="write the export to FILE instead of stdout")
+    grade.add_argument("--timeout", type=_positive_float, metavar="SECONDS",
+                       help="wall-clock limit per submission (default: the exercise's)")
+    grade.add_argument("--memory", type=_positive_int, metavar="MB", help="address-space limit per submission "
+                       "(default: 1024)")
+    grade.add_argument("--regrade", action="store_true", help="grade again what the gradebook already holds")
+    grade.add_argument("--shard", metavar="K/N", help="grade only part K of N (from 1), for spreading a batch "
+                       "over machines; combine the gradebooks with 'bpgrade merge'")
+    grade.add_argument("--device", choices=("cpu", "gpu", "tpu"), help="where jax computes the truth")
+    grade.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+    merge = commands.add_parser(
+        "merge", help="combine gradebooks (from shards) into one",
+        description="Copy the results of every DB into the gradebook --db; where two hold the same submission, "
+                    "the later result wins. Then export them all.")
+    merge.add_argument("sources", nargs="+", metavar="DB", help="gradebooks to merge in")
+    merge.add_argument("--db", required=True, metavar="FILE", help="the gradebook to merge into (created if needed)")
+    merge.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="the export (default: jsonl)")
+    merge.add_argument("-o", "--output", metavar="FILE", help="write the export to FILE instead of stdout")
+
     commands.add_parser("list", help="list the shipped exercises", description="List the shipped exercises.")
 
     init = commands.add_parser("init", help="write an exercise's template to fill in",
@@ -66,6 +111,16 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the file to write, or a folder to write it into (default: ./EXERCISE.py)")
     init.add_argument("--force", action="store_true", help="overwrite DEST if it exists")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
 
 
 def _positive_float(text: str) -> float:
@@ -81,7 +136,7 @@ def _positive_float(text: str) -> float:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"check": _check, "list": _list, "init": _init}[args.command](args)
+        return {"check": _check, "grade": _grade, "merge": _merge, "list": _list, "init": _init}[args.command](args)
     except BpgradeError as e:
         print(f"bpgrade: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -96,6 +151,94 @@ def _check(args) -> int:
     text = report.to_json() if args.format == "json" else report.to_text()
     _write(text + "\n", args.output)
     return EXIT_PASSED if report.passed else EXIT_FAILED
+
+
+def _grade(args) -> int:
+    from . import gradebook, truth
+    from .grader import grade
+    from .packs import load_pack
+    from .sandbox import SandboxError, capabilities
+    from .submissions import collect, parse_shard, shard
+
+    pack = load_pack(args.exercise)
+    submissions = collect(args.paths)
+    if args.shard:
+        submissions = shard(submissions, *parse_shard(args.shard))
+    truth.enable_compilation_cache()
+    jobs = args.jobs or os.cpu_count() or 1
+    progress = None if args.quiet else _ProgressLine(sys.stderr)
+    if progress:
+        progress.say(f"grading {len(submissions)} submissions of {pack.name} into {args.db}, {jobs} at a time "
+                     f"({capabilities()})")
+    with gradebook.Gradebook(args.db) as book:
+        try:
+            final = grade(pack, submissions, book, seed=args.seed, device=args.device, jobs=jobs,
+                          timeout=args.timeout, memory=args.memory and args.memory << 20, regrade=args.regrade,
+                          on_progress=progress and progress.update)
+        except SandboxError as e:
+            print(f"bpgrade: error: {e}", file=sys.stderr)
+            return EXIT_FAILED
+        records = book.records(pack.name, final.report.seed if final.report else _seed(pack, args.seed),
+                               [s.id for s in submissions])
+    if progress:
+        progress.finish(final)
+    _write(_export(records, args.format), args.output)
+    return EXIT_PASSED
+
+
+def _seed(pack, seed: int | None) -> int:
+    return pack.cases.public_seed if seed is None else seed
+
+
+def _merge(args) -> int:
+    from . import gradebook
+
+    with gradebook.Gradebook(args.db) as book:
+        for source in args.sources:
+            copied = book.merge(source)
+            print(f"bpgrade: merged {copied} results from {source}", file=sys.stderr)
+        records = book.records()
+    _write(_export(records, args.format), args.output)
+    return EXIT_PASSED
+
+
+def _export(records, fmt: str) -> str:
+    from . import gradebook
+
+    return gradebook.to_csv(records) if fmt == "csv" else gradebook.to_jsonl(records)
+
+
+class _ProgressLine:
+    """Progress of a batch on stderr: rewritten in place on a terminal, a line every few seconds elsewhere."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.last = 0.0
+
+    def say(self, text: str) -> None:
+        print(f"bpgrade: {text}", file=self.stream, flush=True)
+
+    def update(self, p) -> None:
+        now = time.monotonic()
+        graded = p.done - p.skipped
+        if not graded or (p.done < p.total and now - self.last < (0.1 if self.tty else 5.0)):
+            return
+        self.last = now
+        rate = graded / p.elapsed
+        line = f"{p.done}/{p.total} done ({p.skipped} skipped), {rate:.0f}/s, {(p.total - p.done) / rate:.1f} s left"
+        if self.tty:
+            self.stream.write(f"\r\033[K{line}")
+            self.stream.flush()
+        else:
+            self.say(line)
+
+    def finish(self, p) -> None:
+        if self.tty:
+            self.stream.write("\n")
+        graded = p.done - p.skipped
+        self.say(f"graded {graded} and skipped {p.skipped} already graded in {p.elapsed:.1f} s"
+                 + (f" ({graded / p.elapsed:.0f}/s)" if graded and p.elapsed > 0 else ""))
 
 
 def _list(args) -> int:

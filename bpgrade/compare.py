@@ -18,6 +18,7 @@ cases never hold an all-zero gradient.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -30,7 +31,28 @@ from .runner import TargetRun
 _LOW_PRECISION = ("float32", "float16")
 
 
-def compare_target(pack: Pack, target: Target, cases: Sequence[Case], expected: Sequence[np.ndarray],
+@dataclass(frozen=True)
+class Expected:
+    """The true gradient of one target in every case, laid out for fast comparison.
+
+    ``arrays[i]`` is case ``i``'s gradient (float64, the target's shape);
+    ``flat`` holds them all raveled end to end, case ``i`` starting at
+    ``starts[i]``; ``scale[i]`` is ``max |arrays[i]|``. Built once per batch.
+    """
+
+    arrays: tuple[np.ndarray, ...]
+    flat: np.ndarray
+    starts: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def of(cls, arrays: Sequence[np.ndarray]) -> "Expected":
+        flat = np.concatenate([a.ravel() for a in arrays])
+        starts = np.cumsum([0] + [a.size for a in arrays[:-1]])
+        return cls(tuple(arrays), flat, starts, np.maximum.reduceat(np.abs(flat), starts))
+
+
+def compare_target(pack: Pack, target: Target, cases: Sequence[Case], expected: Expected,
                    run: TargetRun) -> TargetResult:
     """Grade one target.
 
@@ -38,7 +60,7 @@ def compare_target(pack: Pack, target: Target, cases: Sequence[Case], expected: 
       pack: the exercise.
       target: the target graded.
       cases: the cases, in order.
-      expected: the true gradient for each case, float64, the target's shape.
+      expected: the true gradient in every case.
       run: what the submission's function returned.
     """
     n = len(cases)
@@ -49,44 +71,43 @@ def compare_target(pack: Pack, target: Target, cases: Sequence[Case], expected: 
 
     if run.missing:
         return fail("missing", f"{target.function} is not defined")
-    for case, exp, got in zip(cases, expected, run.outputs):
+    for case, exp, got in zip(cases, expected.arrays, run.outputs):
         if got.shape != exp.shape:
             symbolic = ", ".join(map(str, pack.shape_of(target.name)))
             return fail("shape", f"{target.function} returned shape {got.shape}, expected ({symbolic}) = "
                         f"{exp.shape} in {case.describe()}")
     if run.error is not None:
         where = cases[run.error_case].describe() if run.error_case is not None else "a case"
-        return fail("error", f"{run.error} in {where}")
+        return fail("memory" if run.memory else "error", f"{run.error} in {where}")
     if len(run.outputs) != n:
         return fail("error", f"{target.function} returned results for {len(run.outputs)} of {n} cases")
-    for case, got in zip(cases, run.outputs):
-        bad = np.argwhere(~np.isfinite(got))
-        if len(bad):
-            index = tuple(int(i) for i in bad[0])
-            return fail("nonfinite", f"{_element(target.name, index)} is {got[index]} in {case.describe()}")
-    return _compare_values(target, cases, expected, run, pack.tolerance)
+    got = np.concatenate([g.ravel() for g in run.outputs])
+    if not np.isfinite(got).all():
+        for case, g in zip(cases, run.outputs):
+            bad = np.argwhere(~np.isfinite(g))
+            if len(bad):
+                index = tuple(int(i) for i in bad[0])
+                return fail("nonfinite", f"{_element(target.name, index)} is {g[index]} in {case.describe()}")
+    return _compare_values(target, cases, expected, run, got, pack.tolerance)
 
 
-def _compare_values(target: Target, cases: Sequence[Case], expected: Sequence[np.ndarray], run: TargetRun,
+def _compare_values(target: Target, cases: Sequence[Case], expected: Expected, run: TargetRun, got: np.ndarray,
                     tol: Tolerance) -> TargetResult:
     n = len(cases)
-    ratios, abs_errors, rel_errors = [], [], []
-    for exp, got in zip(expected, run.outputs):
-        err = np.abs(got - exp)
-        scale = float(np.abs(exp).max(initial=0.0))
-        ratios.append(float(err.max(initial=0.0)) / (tol.atol + tol.rtol * scale))
-        abs_errors.append(float(err.max(initial=0.0)))
-        rel_errors.append(abs_errors[-1] / scale if scale else float("inf"))
-    failing = [i for i, r in enumerate(ratios) if r > 1.0]
-    summary = f"max abs error {max(abs_errors):.2g}, max rel error {max(rel_errors):.2g}"
-    if not failing:
+    abs_errors = np.maximum.reduceat(np.abs(got - expected.flat), expected.starts)
+    ratios = abs_errors / (tol.atol + tol.rtol * expected.scale)
+    with np.errstate(divide="ignore"):
+        rel_errors = abs_errors / expected.scale
+    failing = np.flatnonzero(ratios > 1.0)
+    summary = f"max abs error {abs_errors.max():.2g}, max rel error {rel_errors.max():.2g}"
+    if not len(failing):
         return TargetResult(target.name, True, target.points, target.points,
                             f"{n} cases within tolerance ({summary})", None, n, n)
-    worst = max(failing, key=ratios.__getitem__)
-    exp, got = expected[worst], run.outputs[worst]
-    index = tuple(int(i) for i in np.unravel_index(np.argmax(np.abs(got - exp)), exp.shape))
+    worst = int(failing[np.argmax(ratios[failing])])
+    exp, out = expected.arrays[worst], run.outputs[worst]
+    index = tuple(int(i) for i in np.unravel_index(np.argmax(np.abs(out - exp)), exp.shape))
     message = (f"wrong in {len(failing)} of {n} cases; worst: {_element(target.name, index)} in "
-               f"{cases[worst].describe()}: expected {exp[index]:.6g}, got {got[index]:.6g} "
+               f"{cases[worst].describe()}: expected {exp[index]:.6g}, got {out[index]:.6g} "
                f"(abs error {abs_errors[worst]:.2g}, rel error {rel_errors[worst]:.2g}; {summary}; "
                f"tolerance {tol.rtol:g} relative)")
     if any(d in _LOW_PRECISION for d in run.dtypes):

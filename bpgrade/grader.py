@@ -1,31 +1,81 @@
-"""Grading one submission: cases, truth, run, comparison, report."""
+"""Grading: one submission (``check``) or a batch (``grade``), from cases to reports.
+
+Both compute the cases and the truth once, run submissions (in the sandbox,
+or in this process for a dict of functions), compare every target, and build
+a :class:`~bpgrade.reports.Report` per submission. ``grade`` also writes each
+report to the gradebook as soon as it is made.
+"""
 
 from __future__ import annotations
 
+import os
+import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 from . import truth
-from .cases import generate_cases
-from .compare import compare_target
+from .cases import Case, generate_cases
+from .compare import Expected, compare_target
 from .errors import SubmissionError
+from .gradebook import Gradebook
 from .packs import Pack, load_pack
 from .reports import Diagnosis, Report, TargetResult
 from .runner import Job, Limits, RunResult, run_functions
-from .sandbox import run_file
+from .sandbox import Sandbox, run_file
+from .submissions import Submission
 
-Submission = str | Path | Mapping[str, Callable]
+SubmissionArg = str | Path | Mapping[str, Callable]
 
 
-def check(exercise: str | Path | Pack, submission: Submission, *, seed: int | None = None,
+@dataclass(frozen=True)
+class Progress:
+    """Where a batch stands, after each submission: ``done`` of ``total`` (the
+    ``skipped`` ones, graded before, included), seconds since the start."""
+
+    done: int
+    total: int
+    skipped: int
+    elapsed: float
+    report: Report | None
+
+
+@dataclass(frozen=True)
+class _Setup:
+    pack: Pack
+    cases: tuple[Case, ...]
+    expected: Mapping[str, Expected]
+    device: str
+
+    @classmethod
+    def make(cls, pack: Pack, seed: int | None, device: str | None) -> "_Setup":
+        dev = truth.select_device(device)
+        cases = generate_cases(pack, seed)
+        grads = truth.gradients(pack.network, [t.name for t in pack.targets], cases, dev)
+        expected = {t.name: Expected.of([g[t.name] for g in grads]) for t in pack.targets}
+        return cls(pack, cases, expected, dev.platform)
+
+    def report(self, name: str, run: RunResult) -> Report:
+        pack, n = self.pack, len(self.cases)
+        if run.status != "ok":
+            targets = tuple(TargetResult(t.name, False, 0.0, t.points, run.message, Diagnosis(run.status, run.message),
+                                         n, 0) for t in pack.targets)
+        else:
+            targets = tuple(compare_target(pack, t, self.cases, self.expected[t.name], run.targets[t.name])
+                            for t in pack.targets)
+        return Report(exercise=pack.name, submission=name, status=run.status, targets=targets, message=run.message,
+                      seed=self.cases[0].seed, cases=n, device=self.device, seconds=run.seconds, output=run.output)
+
+
+def check(exercise: str | Path | Pack, submission: SubmissionArg, *, seed: int | None = None,
           device: str | None = None, timeout: float | None = None) -> Report:
     """Grade a submission on an exercise.
 
     Args:
       exercise: a shipped pack's name (``"mlp2"``), a pack folder, or a Pack.
-      submission: the path of a ``.py`` file, or a dict of functions keyed by
-        target (``"w1"``) or function name (``"grad_w1"``), called in this
-        process.
+      submission: the path of a ``.py`` file, run in the sandbox, or a dict of
+        functions keyed by target (``"w1"``) or function name (``"grad_w1"``),
+        called in this process.
       seed: the case set; the pack's public cases when None.
       device: ``"cpu"``, ``"gpu"`` or ``"tpu"`` for the truth; JAX's default
         backend when None.
@@ -49,28 +99,45 @@ def check(exercise: str | Path | Pack, submission: Submission, *, seed: int | No
         if path.suffix != ".py":
             raise SubmissionError(f"{path}: expected a Python file (.py)")
         name = path.stem
-    dev = truth.select_device(device)
-    cases = generate_cases(pack, seed)
-    expected = truth.gradients(pack.network, [t.name for t in pack.targets], cases, dev)
-    job = Job.for_pack(pack, cases, Limits.for_pack(pack, timeout))
+    setup = _Setup.make(pack, seed, device)
+    job = Job.for_pack(pack, setup.cases, Limits.for_pack(pack, timeout))
     run = run_functions(submission, job) if isinstance(submission, Mapping) else run_file(path, job)
-    return Report(
-        exercise=pack.name,
-        submission=name,
-        status=run.status,
-        targets=_grade_targets(pack, cases, expected, run),
-        message=run.message,
-        seed=cases[0].seed,
-        cases=len(cases),
-        device=f"{dev.platform}",
-        seconds=run.seconds,
-        output=run.output,
-    )
+    return setup.report(name, run)
 
 
-def _grade_targets(pack: Pack, cases, expected, run: RunResult) -> tuple[TargetResult, ...]:
-    if run.status != "ok":
-        return tuple(TargetResult(t.name, False, 0.0, t.points, run.message, Diagnosis(run.status, run.message),
-                                  len(cases), 0) for t in pack.targets)
-    return tuple(compare_target(pack, t, cases, [e[t.name] for e in expected], run.targets[t.name])
-                 for t in pack.targets)
+def grade(exercise: str | Path | Pack, submissions: Sequence[Submission], gradebook: Gradebook, *,
+          seed: int | None = None, device: str | None = None, jobs: int | None = None,
+          timeout: float | None = None, memory: int | None = None, regrade: bool = False,
+          on_progress: Callable[[Progress], None] | None = None) -> Progress:
+    """Grade a batch of submission files into ``gradebook``.
+
+    Submissions already in the gradebook with the same content, pack and seed
+    are skipped unless ``regrade``. Each result is committed as soon as it is
+    made. ``jobs`` workers run at once (default: the number of CPUs).
+
+    Returns:
+      The final :class:`Progress`.
+    """
+    start = time.monotonic()
+    pack = exercise if isinstance(exercise, Pack) else load_pack(exercise)
+    setup = _Setup.make(pack, seed, device)
+    seed = setup.cases[0].seed
+    done_before = {} if regrade else gradebook.graded(pack.name, seed, pack.digest)
+    hashes = {s.id: s.content_hash() for s in submissions}
+    todo = [s for s in submissions if done_before.get(s.id) != hashes[s.id]]
+    skipped = len(submissions) - len(todo)
+    progress = Progress(skipped, len(submissions), skipped, time.monotonic() - start, None)
+    if on_progress:
+        on_progress(progress)
+    if not todo:
+        return progress
+    job = Job.for_pack(pack, setup.cases, Limits.for_pack(pack, timeout, memory))
+    by_id = {s.id: s for s in todo}
+    with Sandbox(job, jobs or os.cpu_count() or 1) as sandbox:
+        for sub_id, run in sandbox.run((s.id, s.path) for s in todo):
+            report = setup.report(sub_id, run)
+            gradebook.record(report, pack_hash=pack.digest, content_hash=hashes[sub_id], path=str(by_id[sub_id].path))
+            progress = Progress(progress.done + 1, len(submissions), skipped, time.monotonic() - start, report)
+            if on_progress:
+                on_progress(progress)
+    return progress

@@ -9,6 +9,8 @@ expected. The format is documented in ``exercises/mlp2/exercise.yaml``.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import math
 import re
 from dataclasses import dataclass
@@ -66,6 +68,8 @@ class Pack:
 
     ``inputs`` and ``params`` map tensor names to symbolic shapes; a submission's
     functions are called as ``f(*inputs, params)`` with NumPy float64 arrays.
+    ``digest`` is the SHA-256 of ``exercise.yaml``: results graded under another
+    digest are graded again.
     """
 
     name: str
@@ -80,6 +84,7 @@ class Pack:
     tolerance: Tolerance
     timeout: float
     forbidden_modules: tuple[str, ...]
+    digest: str = ""
 
     @property
     def template(self) -> Path:
@@ -127,12 +132,13 @@ def load_pack(name_or_path: str | Path) -> Pack:
         if not (path / required).is_file():
             raise PackError(str(path / required), "", "this file: a pack holds exercise.yaml, template.py and README.md")
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        raw = file.read_bytes()
+        data = yaml.safe_load(raw.decode("utf-8"))
     except yaml.YAMLError as e:
         raise PackError(str(file), "", "valid YAML", str(e).replace("\n", " ")) from None
     except (OSError, UnicodeDecodeError) as e:
         raise PackError(str(file), "", "a readable UTF-8 file", str(e)) from None
-    return _Validator(str(file)).pack(data, path.resolve())
+    return dataclasses.replace(_Validator(str(file)).pack(data, path.resolve()), digest=hashlib.sha256(raw).hexdigest())
 
 
 class _Validator:

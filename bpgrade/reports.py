@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: The diagnosis codes bpgrade produces; see README.md, "Diagnoses".
-DIAGNOSIS_CODES = ("missing", "shape", "nonfinite", "error", "forbidden", "timeout")
+DIAGNOSIS_CODES = ("missing", "shape", "nonfinite", "error", "memory", "forbidden", "timeout")
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class Report:
     """The result of grading one submission on one exercise.
 
     ``status`` is ``"ok"`` when the submission ran, else the word for what
-    stopped it (``"error"``, ``"timeout"``, ``"forbidden"``), with ``message``
+    stopped it (``"error"``, ``"timeout"``, ``"memory"``, ``"forbidden"``), with ``message``
     saying why. Every target of the exercise is in ``targets`` whatever the
     status. ``output`` is what the submission printed (cut to a few KB).
     """

@@ -200,6 +200,8 @@ class Sandbox:
 
     def _read(self, path: str | Path) -> tuple[str, RunResult | None]:
         """The submission's source, or the result that stops it before it runs."""
+        if Path(path).suffix == ".ipynb":
+            return "", RunResult("error", "notebook submissions are not graded yet: submit a .py file")
         try:
             source = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
