@@ -1,0 +1,4 @@
+"""Sleeps while being imported. EXPECT: timeout"""
+import time
+
+time.sleep(600)

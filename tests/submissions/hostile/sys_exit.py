@@ -1,0 +1,4 @@
+"""Calls sys.exit while being imported. EXPECT: error"""
+import sys
+
+sys.exit(0)
