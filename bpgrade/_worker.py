@@ -315,7 +315,8 @@ def readable_paths() -> list[str]:
     return paths
 
 
-def _send(sock: socket.socket, message: dict, fds: Sequence[int] = ()) -> None:
+def send_message(sock: socket.socket, message: dict, fds: Sequence[int] = ()) -> None:
+    """One JSON message on the control socket, with file descriptors passed alongside."""
     socket.send_fds(sock, [json.dumps(message).encode()], list(fds))
 
 
@@ -351,7 +352,7 @@ def serve(control_fd: int) -> None:
                 if pid == 0:
                     break
                 if workers.pop(pid, None) is not None:
-                    _send(sock, {"exit": pid, "status": status})
+                    send_message(sock, {"exit": pid, "status": status})
             if not ready:
                 continue
             data, fds, _, _ = socket.recv_fds(sock, 1 << 16, 1)
@@ -370,11 +371,11 @@ def serve(control_fd: int) -> None:
                     _worker(setup, cases, msg["name"], scratch, fds[0], uid, rulesets.get(slot))
                 os.close(fds[0])
                 workers[pid] = unswept[pid] = slot
-                _send(sock, {"job": msg["job"], "pid": pid})
+                send_message(sock, {"job": msg["job"], "pid": pid})
             elif msg["op"] == "sweep":
                 _sweep(int(msg["pid"]), uid)
                 unswept.pop(int(msg["pid"]), None)
-                _send(sock, {"swept": slot})
+                send_message(sock, {"swept": slot})
     except (BrokenPipeError, ConnectionError):
         pass  # the grader is gone
     finally:

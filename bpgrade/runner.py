@@ -163,14 +163,14 @@ def run_functions(functions: Mapping[str, Callable], job: Job) -> RunResult:
     by_target = {name: functions.get(name, functions.get(fn_name)) for name, fn_name in job.functions.items()}
     used = sorted({m for fn in by_target.values() if fn is not None for m in forbidden_references(fn, job.forbidden)})
     if used:
-        return RunResult("forbidden", _forbidden_message(used))
+        return RunResult("forbidden", forbidden_message(used))
     start = time.perf_counter()
     header, arrays = _worker.call_targets(by_target, [(list(i), dict(p)) for i, p in job.cases])
     seconds = time.perf_counter() - start
     return RunResult("ok", targets=_target_runs(header, arrays, len(job.cases)), seconds=seconds)
 
 
-def _forbidden_message(modules: Sequence[str]) -> str:
+def forbidden_message(modules: Sequence[str]) -> str:
     return (f"uses {', '.join(modules)}: gradients must be derived by hand, so automatic differentiation "
             "earns no credit")
 
@@ -187,7 +187,7 @@ def result_from_frame(header: Mapping, outputs: Sequence[np.ndarray], job: Job, 
         return RunResult(status, message, targets or {}, output, seconds)
 
     if header.get("forbidden"):
-        return result("forbidden", _forbidden_message([str(m) for m in header["forbidden"]]))
+        return result("forbidden", forbidden_message([str(m) for m in header["forbidden"]]))
     if header.get("import_error"):
         status = "memory" if header.get("memory") else "error"
         why = f"ran out of memory (limit {_size(job.limits.memory)})" if status == "memory" else "failed"

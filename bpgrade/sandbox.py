@@ -27,6 +27,7 @@ process group, and under its own uid every process of that uid.
 from __future__ import annotations
 
 import json
+import math
 import os
 import selectors
 import shutil
@@ -43,7 +44,7 @@ from typing import Hashable, Iterable, Iterator
 import numpy as np
 
 from . import _worker
-from .runner import Job, RunResult, forbidden_imports, result_from_frame, _forbidden_message
+from .runner import Job, RunResult, forbidden_imports, forbidden_message, result_from_frame
 
 #: Workers run as uid UID_BASE + slot when the grader runs as root.
 UID_BASE = 64000
@@ -132,14 +133,15 @@ class Sandbox:
         limits = self.job.limits
         setup = {"functions": dict(self.job.functions), "forbidden": list(self.job.forbidden), "cases": cases,
                  "scratch": str(self._scratch), "uid_base": UID_BASE, "landlock": self.landlock,
-                 "limits": {"cpu": max(1, int(limits.cpu + 0.999)), "memory": limits.memory,
+                 "limits": {"cpu": max(1, math.ceil(limits.cpu)), "memory": limits.memory,
                             "file_size": limits.file_size, "processes": limits.processes}}
         env = {"PATH": os.defpath, "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                "MKL_NUM_THREADS": "1"}
-        self._server = subprocess.Popen(
-            [sys.executable, "-I", _worker.__file__, str(theirs.fileno())], pass_fds=[theirs.fileno()],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-            cwd=self._scratch, start_new_session=True)
+        with open(self._scratch / "server.log", "wb") as log:
+            self._server = subprocess.Popen(
+                [sys.executable, "-I", _worker.__file__, str(theirs.fileno())], pass_fds=[theirs.fileno()],
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log, env=env, cwd=self._scratch,
+                start_new_session=True)
         theirs.close()
         self._server.stdin.write(_worker.encode(setup, arrays))
         self._server.stdin.close()
@@ -191,7 +193,7 @@ class Sandbox:
                         os.close(run.fd)
                         del running[run.job]
                         by_pid.pop(run.pid, None)
-                        _worker._send(self._sock, {"op": "sweep", "slot": run.slot, "pid": run.pid})
+                        _worker.send_message(self._sock, {"op": "sweep", "slot": run.slot, "pid": run.pid})
                         yield run.key, self._result(run, now)
         finally:
             sel.close()
@@ -211,7 +213,7 @@ class Sandbox:
         except (SyntaxError, ValueError):
             used = []  # the worker's compile reports it, with the line
         if used:
-            return "", RunResult("forbidden", _forbidden_message(used))
+            return "", RunResult("forbidden", forbidden_message(used))
         return source, None
 
     def _launch(self, key: Hashable, name: str, source: str, slot: int, job: int) -> _Running:
@@ -226,9 +228,9 @@ class Sandbox:
         read_fd, write_fd = os.pipe()
         os.set_blocking(read_fd, False)
         try:
-            _worker._send(self._sock, {"op": "run", "job": job, "slot": slot, "name": name}, [write_fd])
+            _worker.send_message(self._sock, {"op": "run", "job": job, "slot": slot, "name": name}, [write_fd])
         except OSError as e:
-            raise SandboxError(f"the fork server is gone: {e}") from None
+            raise SandboxError(f"the fork server is gone ({e})") from None
         finally:
             os.close(write_fd)
         return _Running(key, slot, job, read_fd, time.monotonic())
@@ -236,7 +238,9 @@ class Sandbox:
     def _control(self, running: dict[int, _Running], by_pid: dict[int, _Running], free: list[int]) -> None:
         data = self._sock.recv(1 << 16)
         if not data:
-            raise SandboxError("the fork server ended unexpectedly")
+            self._server.wait(timeout=5)
+            log = (self._scratch / "server.log").read_text(errors="replace").strip().splitlines()
+            raise SandboxError(f"the fork server ended unexpectedly: {log[-1] if log else 'no message'}")
         msg = json.loads(data)
         if "pid" in msg:
             run = running[msg["job"]]
