@@ -13,6 +13,7 @@ back to back.
 from __future__ import annotations
 
 import ctypes
+import functools
 import gc
 import importlib
 import importlib.abc
@@ -242,11 +243,17 @@ class Unavailable(importlib.abc.MetaPathFinder):
                                   name=fullname)
 
 
+@functools.lru_cache(maxsize=None)
+def _libc() -> ctypes.CDLL:
+    # Loaded once in the server: a worker that loaded it anew would copy more pages after its fork.
+    return ctypes.CDLL(None, use_errno=True)
+
+
 def landlock_abi() -> int:
     """The kernel's Landlock ABI version, 0 when there is none (or not on x86-64 Linux)."""
     if not sys.platform.startswith("linux") or os.uname().machine != "x86_64":
         return 0
-    libc = ctypes.CDLL(None, use_errno=True)
+    libc = _libc()
     abi = libc.syscall(_SYS_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
     return max(int(abi), 0)
 
@@ -262,7 +269,7 @@ def landlock_ruleset(readable: Sequence[str], writable: str, abi: int) -> int:
     Returns:
       The ruleset's file descriptor, for :func:`landlock_restrict`.
     """
-    libc = ctypes.CDLL(None, use_errno=True)
+    libc = _libc()
     all_fs = (1 << _FS_BITS_BY_ABI.get(abi, 16)) - 1
     attr = (ctypes.c_uint64 * 3)(all_fs, 0b11 if abi >= 4 else 0, 0b11 if abi >= 6 else 0)
     size = 24 if abi >= 6 else 16 if abi >= 4 else 8
@@ -291,7 +298,7 @@ def landlock_ruleset(readable: Sequence[str], writable: str, abi: int) -> int:
 
 
 def landlock_restrict(ruleset_fd: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
+    libc = _libc()
     if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
     if libc.syscall(_SYS_RESTRICT_SELF, ruleset_fd, 0) != 0:
@@ -329,6 +336,7 @@ def serve(control_fd: int) -> None:
     setup, arrays = decode(sys.stdin.buffer.read(), max_header=64 << 20)
     for name in PRELOAD:
         importlib.import_module(name)
+    _libc()
     cases = [([arrays[i] for i in case["inputs"]], {k: arrays[i] for k, i in case["params"].items()})
              for case in setup["cases"]]
     sock = socket.socket(fileno=control_fd)
@@ -393,7 +401,7 @@ def _kill_uid(uid: int) -> None:
     wrappers would change every thread's), so the server keeps its own, and no
     fork of the server is needed.
     """
-    libc = ctypes.CDLL(None, use_errno=True)
+    libc = _libc()
     if libc.syscall(_SYS_SETRESUID, uid, uid, uid) == 0:
         libc.syscall(_SYS_KILL, -1, signal.SIGKILL)
 

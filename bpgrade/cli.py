@@ -8,7 +8,6 @@ message on stderr.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -75,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("paths", nargs="+", metavar="PATH", help="submission files and folders")
     grade.add_argument("-e", "--exercise", required=True, metavar="EXERCISE",
                        help="a shipped exercise (see 'bpgrade list') or the path of a pack folder")
-    grade.add_argument("--jobs", type=_positive_int, metavar="N", help="workers at once (default: the CPU count)")
+    grade.add_argument("--jobs", type=_positive_int, metavar="N", help="workers at once (default: two per CPU)")
     grade.add_argument("--seed", type=int, metavar="INT", help="the set of test cases (default: the public cases)")
     grade.add_argument("--db", default=DEFAULT_DB, metavar="FILE",
                        help=f"the gradebook, created if needed (default: {DEFAULT_DB})")
@@ -154,7 +153,7 @@ def _grade(args) -> int:
     from . import gradebook, truth
     from .grader import grade
     from .packs import load_pack
-    from .sandbox import SandboxError, capabilities
+    from .sandbox import DEFAULT_JOBS, SandboxError, capabilities
     from .submissions import collect, parse_shard, shard
 
     pack = load_pack(args.exercise)
@@ -162,7 +161,7 @@ def _grade(args) -> int:
     if args.shard:
         submissions = shard(submissions, *parse_shard(args.shard))
     truth.enable_compilation_cache()
-    jobs = args.jobs or os.cpu_count() or 1
+    jobs = args.jobs or DEFAULT_JOBS
     progress = None if args.quiet else _ProgressLine(sys.stderr)
     if progress:
         progress.say(f"grading {len(submissions)} submissions of {pack.name} into {args.db}, {jobs} at a time "

@@ -8,7 +8,6 @@ report to the gradebook as soon as it is made.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from .gradebook import Gradebook
 from .packs import Pack, load_pack
 from .reports import Diagnosis, Report, TargetResult
 from .runner import Job, Limits, RunResult, run_functions
-from .sandbox import Sandbox, run_file
+from .sandbox import DEFAULT_JOBS, Sandbox, run_file
 from .submissions import Submission
 
 SubmissionArg = str | Path | Mapping[str, Callable]
@@ -113,7 +112,7 @@ def grade(exercise: str | Path | Pack, submissions: Sequence[Submission], gradeb
 
     Submissions already in the gradebook with the same content, pack and seed
     are skipped unless ``regrade``. Each result is committed as soon as it is
-    made. ``jobs`` workers run at once (default: the number of CPUs).
+    made. ``jobs`` workers run at once (default: two per CPU).
 
     Returns:
       The final :class:`Progress`.
@@ -133,7 +132,7 @@ def grade(exercise: str | Path | Pack, submissions: Sequence[Submission], gradeb
         return progress
     job = Job.for_pack(pack, setup.cases, Limits.for_pack(pack, timeout, memory))
     by_id = {s.id: s for s in todo}
-    with Sandbox(job, jobs or os.cpu_count() or 1) as sandbox:
+    with Sandbox(job, jobs or DEFAULT_JOBS) as sandbox:
         for sub_id, run in sandbox.run((s.id, s.path) for s in todo):
             report = setup.report(sub_id, run)
             gradebook.record(report, pack_hash=pack.digest, content_hash=hashes[sub_id], path=str(by_id[sub_id].path))
