@@ -341,7 +341,7 @@ def serve(control_fd: int) -> None:
              for case in setup["cases"]]
     sock = socket.socket(fileno=control_fd)
     root = os.geteuid() == 0
-    abi = landlock_abi() if setup["landlock"] else 0
+    abi = landlock_abi()
     readable = readable_paths() if abi else []
     rulesets: dict[int, int] = {}
     # Objects that exist now are never collected in a worker: a collection that

@@ -60,12 +60,12 @@ class SandboxError(RuntimeError):
     """The fork server failed: a fault of the machine or of bpgrade, not of a submission."""
 
 
-def capabilities(landlock: bool = True) -> str:
+def capabilities() -> str:
     """A line saying how workers are isolated on this machine."""
     parts = ["fork server", "rlimits", "own session"]
     if os.geteuid() == 0:
         parts.append(f"own uid per worker ({UID_BASE}+)")
-    abi = _worker.landlock_abi() if landlock else 0
+    abi = _worker.landlock_abi()
     parts.append(f"Landlock ABI {abi}" if abi else "no Landlock (files readable by the user stay readable)")
     return ", ".join(parts)
 
@@ -87,14 +87,12 @@ class Sandbox:
     """A fork server and up to ``jobs`` concurrent workers for one batch.
 
     Use as a context manager; :meth:`run` yields ``(key, RunResult)`` as
-    submissions finish. ``landlock=False`` leaves Landlock out (for measuring
-    what it costs).
+    submissions finish.
     """
 
-    def __init__(self, job: Job, jobs: int = 1, landlock: bool = True):
+    def __init__(self, job: Job, jobs: int = 1):
         self.job = job
         self.jobs = max(1, jobs)
-        self.landlock = landlock
         self._root = os.geteuid() == 0
         self._scratch: Path | None = None
         self._server: subprocess.Popen | None = None
@@ -136,7 +134,7 @@ class Sandbox:
             arrays += [*inputs, *params.values()]
         limits = self.job.limits
         setup = {"functions": dict(self.job.functions), "forbidden": list(self.job.forbidden), "cases": cases,
-                 "scratch": str(self._scratch), "uid_base": UID_BASE, "landlock": self.landlock,
+                 "scratch": str(self._scratch), "uid_base": UID_BASE,
                  "limits": {"cpu": max(1, math.ceil(limits.cpu)), "memory": limits.memory,
                             "file_size": limits.file_size, "processes": limits.processes}}
         env = {"PATH": os.defpath, "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
