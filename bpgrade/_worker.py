@@ -116,10 +116,11 @@ class ReturnError(Exception):
 def to_array(value: Any) -> tuple[np.ndarray, str]:
     """``value`` as a plain float64 ndarray, and the dtype it came in."""
     if type(value) is np.ndarray and value.dtype.char == "d":
-        # The common case, without a copy: encode() copies the bytes anyway.
+        # The common case, without a dtype conversion or a name lookup. Still a
+        # copy: a function may return the same buffer on every call.
         if value.size > MAX_ELEMENTS:
             raise ReturnError(f"returned {value.size} numbers, more than any gradient here holds")
-        return value, "float64"
+        return value.copy(), "float64"
     if value is None:
         raise ReturnError("returned None (is a `return` missing?)")
     try:
