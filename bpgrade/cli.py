@@ -130,12 +130,17 @@ _positive_float = _positive(float, "number of seconds")
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .sandbox import SandboxError
+
     args = build_parser().parse_args(argv)
     try:
         return {"check": _check, "grade": _grade, "merge": _merge, "list": _list, "init": _init}[args.command](args)
     except BpgradeError as e:
         print(f"bpgrade: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except SandboxError as e:
+        print(f"bpgrade: error: {e}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def _check(args) -> int:
@@ -153,7 +158,7 @@ def _grade(args) -> int:
     from . import gradebook, truth
     from .grader import grade
     from .packs import load_pack
-    from .sandbox import DEFAULT_JOBS, SandboxError, capabilities
+    from .sandbox import DEFAULT_JOBS, capabilities
     from .submissions import collect, parse_shard, shard
 
     pack = load_pack(args.exercise)
@@ -167,13 +172,9 @@ def _grade(args) -> int:
         progress.say(f"grading {len(submissions)} submissions of {pack.name} into {args.db}, {jobs} at a time "
                      f"({capabilities()})")
     with gradebook.Gradebook(args.db) as book:
-        try:
-            final = grade(pack, submissions, book, seed=args.seed, device=args.device, jobs=jobs,
-                          timeout=args.timeout, memory=args.memory and args.memory << 20, regrade=args.regrade,
-                          on_progress=progress and progress.update)
-        except SandboxError as e:
-            print(f"bpgrade: error: {e}", file=sys.stderr)
-            return EXIT_FAILED
+        final = grade(pack, submissions, book, seed=args.seed, device=args.device, jobs=jobs,
+                      timeout=args.timeout, memory=args.memory and args.memory << 20, regrade=args.regrade,
+                      on_progress=progress and progress.update)
         records = book.records(pack.name, final.report.seed if final.report else _seed(pack, args.seed),
                                [s.id for s in submissions])
     if progress:

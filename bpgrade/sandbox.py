@@ -101,6 +101,12 @@ class Sandbox:
     def __enter__(self) -> "Sandbox":
         self._scratch = Path(tempfile.mkdtemp(prefix="bpgrade-"))
         self._scratch.chmod(0o711)
+        if self._root:
+            shut = [p for p in self._scratch.parents if not p.stat().st_mode & 0o001]
+            if shut:
+                shutil.rmtree(self._scratch)
+                raise SandboxError(f"workers run under their own uid and cannot enter {shut[0]}: set TMPDIR to a "
+                                   "folder that every user may enter (such as /tmp)")
         for slot in range(self.jobs):
             path = self._slot_dir(slot)
             path.mkdir(mode=0o700)

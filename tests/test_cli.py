@@ -1,6 +1,7 @@
 """The real command line, end to end, as a student and a CI pipeline use it."""
 
 import json
+import os
 import shutil
 import subprocess
 
@@ -131,3 +132,13 @@ def test_console_script_is_installed(cli_env):
     proc = subprocess.run([exe, "check", str(REFERENCE), "-e", "mlp2"], capture_output=True, text=True,
                           env=cli_env, timeout=120)
     assert proc.returncode == 0 and "score 5/5" in proc.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="workers change uid only when the grader runs as root")
+def test_scratch_that_workers_cannot_enter_is_a_clear_error(bpgrade_cmd, cli_env, tmp_path):
+    shut = tmp_path / "shut"
+    shut.mkdir(mode=0o700)
+    proc = subprocess.run([*bpgrade_cmd, "check", str(REFERENCE), "-e", "mlp2"], capture_output=True, text=True,
+                          env={**cli_env, "TMPDIR": str(shut)}, timeout=120)
+    assert proc.returncode == 1 and "set TMPDIR" in proc.stderr and "Traceback" not in proc.stderr
+    assert list(shut.iterdir()) == []
