@@ -28,6 +28,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 import traceback
 import types
 from typing import Any, Callable, Mapping, Sequence
@@ -228,7 +229,7 @@ class ImportBlocker(importlib.abc.MetaPathFinder):
 # nothing else; it may not signal processes outside its sandbox nor open TCP connections.
 
 _SYS_CREATE_RULESET, _SYS_ADD_RULE, _SYS_RESTRICT_SELF = 444, 445, 446
-_PR_SET_NO_NEW_PRIVS = 38
+_PR_SET_NO_NEW_PRIVS, _PR_SET_CHILD_SUBREAPER = 38, 36
 _FS_EXECUTE, _FS_READ_FILE, _FS_READ_DIR = 1 << 0, 1 << 2, 1 << 3
 _FS_BITS_BY_ABI = {1: 13, 2: 14, 3: 15, 4: 15, 5: 16}  # how many access bits each ABI knows
 
@@ -353,12 +354,15 @@ def serve(control_fd: int) -> None:
     # Objects that exist now are never collected in a worker: a collection that
     # walked them would copy every page they live on into each forked worker.
     gc.freeze()
+    # Orphans of the workers become the server's children, so that it reaps them:
+    # zombies left to an init that never reaps would count against a uid's process limit.
+    _libc().prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     workers: dict[int, int] = {}  # pid -> slot, until the worker has ended
     unswept: dict[int, int] = {}  # pid -> slot, until the grader has asked for its sweep
     try:
         while True:
             ready, _, _ = select.select([sock], [], [], 0.05)
-            while workers:
+            while True:
                 try:
                     pid, status = os.waitpid(-1, os.WNOHANG)
                 except ChildProcessError:
@@ -376,6 +380,9 @@ def serve(control_fd: int) -> None:
             slot = int(msg["slot"])
             scratch = os.path.join(setup["scratch"], f"slot-{slot}")
             uid = setup["uid_base"] + slot if root else None
+            # A worker limited to one process under its own uid can leave none behind:
+            # killing its process group is enough.
+            sweep_uid = uid if setup["limits"]["processes"] > 1 else None
             if msg["op"] == "run":
                 if abi and slot not in rulesets:
                     rulesets[slot] = landlock_ruleset(readable, scratch, abi)
@@ -387,14 +394,26 @@ def serve(control_fd: int) -> None:
                 workers[pid] = unswept[pid] = slot
                 send_message(sock, {"job": msg["job"], "pid": pid})
             elif msg["op"] == "sweep":
-                _sweep(int(msg["pid"]), uid)
+                _sweep(int(msg["pid"]), sweep_uid)
                 unswept.pop(int(msg["pid"]), None)
                 send_message(sock, {"swept": slot})
     except (BrokenPipeError, ConnectionError):
         pass  # the grader is gone
     finally:
         for pid, slot in unswept.items():
-            _sweep(pid, setup["uid_base"] + slot if root else None)
+            _sweep(pid, setup["uid_base"] + slot if root and setup["limits"]["processes"] > 1 else None)
+        _reap_all(deadline=time.monotonic() + 1.0)
+
+
+def _reap_all(deadline: float) -> None:
+    """Wait for every child (killed workers and their orphans) until none is left or time is up."""
+    while time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.01)
 
 
 _SYS_KILL, _SYS_SETRESUID = 62, 117

@@ -27,15 +27,16 @@ class Limits:
 
     ``wall`` and ``cpu`` are seconds; ``memory`` (address space) and
     ``file_size`` (the largest file it may write, its printed output included)
-    are bytes; ``processes`` bounds the processes and threads of its uid (only
-    enforced where workers run under their own uid); ``output`` is how many
+    are bytes; ``processes`` bounds the processes and threads of its uid, the
+    worker included (only enforced where workers run under their own uid: 1,
+    the default, lets a submission start neither); ``output`` is how many
     characters of what it printed are kept in its report.
     """
 
     wall: float = 10.0
     cpu: float = 10.0
     memory: int = 1 << 30
-    processes: int = 16
+    processes: int = 1
     file_size: int = 1 << 20
     output: int = 4000
 

@@ -10,6 +10,8 @@ import pytest
 
 import bpgrade
 from bpgrade import _worker, runner
+from bpgrade.runner import Job, Limits
+from bpgrade.sandbox import run_file
 
 from conftest import REFERENCE
 
@@ -70,18 +72,36 @@ def test_endless_loop_times_out_quickly(tmp_path, mlp2):
     assert "1 s" in report.message
 
 
-def test_forked_child_does_not_outlive_the_run(tmp_path, mlp2):
-    report = submit(tmp_path, mlp2, textwrap.dedent("""
-        import os, time
-        pid = os.fork()
-        if pid == 0:
-            time.sleep(60)
-            os._exit(0)
-        print("child", pid, flush=True)
-    """) + REFERENCE.read_text())
-    assert report.passed
-    pid = int(report.output.split()[1])
-    assert_gone(pid)
+FORKS = textwrap.dedent("""
+    import os, time
+    pid = os.fork()
+    if pid == 0:
+        os.setsid()
+        time.sleep(60)
+        os._exit(0)
+    print("child", pid, flush=True)
+""")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="workers have a uid of their own only when the grader is root")
+def test_under_its_own_uid_a_worker_cannot_fork(tmp_path, mlp2):
+    report = submit(tmp_path, mlp2, FORKS + REFERENCE.read_text())
+    assert report.status == "error" and "BlockingIOError" in report.message
+
+
+@pytest.mark.parametrize("processes", [1, 4])
+def test_forked_children_do_not_outlive_the_run(tmp_path, mlp2, processes):
+    """With more than one process allowed, children that left the worker's
+    session are killed with everything else of the worker's uid."""
+    job = Job.for_pack(mlp2, bpgrade.generate_cases(mlp2), Limits(processes=processes))
+    path = tmp_path / "forks.py"
+    path.write_text(FORKS + REFERENCE.read_text())
+    run = run_file(path, job)
+    if os.geteuid() == 0 and processes == 1:
+        assert run.status == "error"
+        return
+    assert run.status == "ok", run.message
+    assert_gone(int(run.output.split()[1]))
 
 
 def assert_gone(pid):

@@ -1,9 +1,13 @@
-"""Starts three processes in sessions of their own that would sleep on. EXPECT: ok, leaves nothing running"""
+"""Starts three processes in sessions of their own that would sleep on (under its own uid the sandbox refuses the forks). EXPECT: ok"""
 import os
 import time
 
 for _ in range(3):
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError as e:
+        print("refused", type(e).__name__, flush=True)
+        continue
     if pid == 0:
         os.setsid()
         time.sleep(120)
