@@ -11,8 +11,9 @@ not a new interpreter. A worker:
   grader enforces its wall-clock time;
 - gets a minimal environment, none of the grader's variables;
 - when the grader runs as root, drops to a uid of its own (one per slot,
-  from :data:`UID_BASE`), with a limit on its processes, so that it can
-  neither lift its limits nor touch the grader's files or other submissions;
+  from :data:`UID_BASE`), limited to one process by default (no forks, no
+  threads), so that it can neither lift its limits, nor leave anything
+  running, nor touch the grader's files or other submissions;
 - where the kernel has Landlock, may read only the standard library and
   NumPy and write only its scratch folder (so autodiff libraries and other
   files are out of reach whatever it does to ``sys.path`` or import hooks),
@@ -21,7 +22,8 @@ not a new interpreter. A worker:
 - sends back one result frame of plain float64 arrays through a pipe.
 
 When a worker finishes, or runs out of time, everything it started goes: its
-process group, and under its own uid every process of that uid.
+process group, and, where more than one process is allowed under its own
+uid, every process of that uid.
 """
 
 from __future__ import annotations
