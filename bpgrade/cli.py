@@ -175,16 +175,12 @@ def _grade(args) -> int:
         final = grade(pack, submissions, book, seed=args.seed, device=args.device, jobs=jobs,
                       timeout=args.timeout, memory=args.memory and args.memory << 20, regrade=args.regrade,
                       on_progress=progress and progress.update)
-        records = book.records(pack.name, final.report.seed if final.report else _seed(pack, args.seed),
+        records = book.records(pack.name, pack.cases.public_seed if args.seed is None else args.seed,
                                [s.id for s in submissions])
     if progress:
         progress.finish(final)
     _write(_export(records, args.format), args.output)
     return EXIT_PASSED
-
-
-def _seed(pack, seed: int | None) -> int:
-    return pack.cases.public_seed if seed is None else seed
 
 
 def _merge(args) -> int:
