@@ -17,6 +17,7 @@ from .errors import BpgradeError
 from .gradebook import DEFAULT_PATH as DEFAULT_DB
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+_PRINTED_LINES = 20
 
 _DESCRIPTION = """\
 Check hand-derived backpropagation gradients against jax.grad.
@@ -151,6 +152,10 @@ def _check(args) -> int:
     report = check(args.exercise, args.submission, seed=args.seed, device=args.device, timeout=args.timeout)
     text = report.to_json() if args.format == "json" else report.to_text()
     _write(text + "\n", args.output)
+    if args.format == "text" and report.output:
+        # stderr, never stdout: nothing a submission prints reaches the grader's output.
+        printed = "\n".join("  | " + line for line in report.output.splitlines()[:_PRINTED_LINES])
+        print(f"the submission printed (first {_PRINTED_LINES} lines at most):\n{printed}", file=sys.stderr)
     return EXIT_PASSED if report.passed else EXIT_FAILED
 
 

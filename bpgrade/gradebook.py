@@ -1,7 +1,8 @@
 """The gradebook: a SQLite database of results, written as each submission finishes.
 
-One row per (exercise, seed, submission) in ``submissions`` and one per target
-in ``targets``, both written in one transaction, so that a grader killed in
+One row per (exercise, seed, submission) in ``submissions`` (with what the
+submission printed, kept out of the exports) and one per target in
+``targets``, both written in one transaction, so that a grader killed in
 mid-batch leaves every finished submission with exactly one result and no
 half-written one. A submission is graded again only when its content, the
 pack or the seed changed (or when asked to). ``jsonl`` and ``csv`` outputs are
@@ -28,7 +29,7 @@ CREATE TABLE IF NOT EXISTS submissions (
     exercise TEXT NOT NULL, seed INTEGER NOT NULL, submission TEXT NOT NULL,
     pack_hash TEXT NOT NULL, content_hash TEXT NOT NULL, path TEXT NOT NULL,
     status TEXT NOT NULL, score REAL NOT NULL, max_score REAL NOT NULL,
-    graded_at REAL NOT NULL, record TEXT NOT NULL,
+    graded_at REAL NOT NULL, record TEXT NOT NULL, output TEXT NOT NULL,
     PRIMARY KEY (exercise, seed, submission));
 CREATE TABLE IF NOT EXISTS targets (
     exercise TEXT NOT NULL, seed INTEGER NOT NULL, submission TEXT NOT NULL,
@@ -76,9 +77,9 @@ class Gradebook:
         db.execute("BEGIN")
         try:
             db.execute("DELETE FROM targets WHERE exercise = ? AND seed = ? AND submission = ?", key)
-            db.execute("INSERT OR REPLACE INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            db.execute("INSERT OR REPLACE INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (*key, pack_hash, content_hash, path, report.status, report.score, report.max_score,
-                        time.time(), report.to_json()))
+                        time.time(), report.to_json(), report.output))
             db.executemany("INSERT INTO targets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            [(*key, i, t.name, int(t.passed), t.score, t.max_score, t.message,
                              t.diagnosis and t.diagnosis.code, t.diagnosis and t.diagnosis.text)

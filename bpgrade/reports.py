@@ -58,7 +58,9 @@ class Report:
     ``status`` is ``"ok"`` when the submission ran, else the word for what
     stopped it (``"error"``, ``"timeout"``, ``"memory"``, ``"forbidden"``), with ``message``
     saying why. Every target of the exercise is in ``targets`` whatever the
-    status. ``output`` is what the submission printed (cut to a few KB).
+    status. ``output`` is what the submission printed (cut to a few KB): it is
+    kept out of the JSON record and the table, so that nothing a submission
+    prints reaches the grader's stdout or its machine-readable outputs.
     """
 
     exercise: str
@@ -90,7 +92,7 @@ class Report:
                 "score": self.score, "max_score": self.max_score,
                 "targets": [t.to_dict() for t in self.targets],
                 "message": self.message, "seed": self.seed, "cases": self.cases, "device": self.device,
-                "seconds": round(self.seconds, 4), "output": self.output}
+                "seconds": round(self.seconds, 4)}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())

@@ -67,7 +67,9 @@ def test_json_stays_clean_when_the_submission_prints(run, tmp_path):
     proc = run("check", noisy, "-e", "mlp2", "--format", "json")
     assert proc.returncode == 0
     record = json.loads(proc.stdout)
-    assert record["score"] == 5.0 and "more noise" in record["output"]
+    assert record["score"] == 5.0 and "more noise" not in proc.stdout
+    text = run("check", noisy, "-e", "mlp2")
+    assert "more noise" not in text.stdout and "  | more noise" in text.stderr
 
 
 def test_output_file(run, tmp_path):
