@@ -337,8 +337,9 @@ def send_message(sock: socket.socket, message: dict, fds: Sequence[int] = ()) ->
 def serve(control_fd: int) -> None:
     """Run the fork server until the grader closes the control socket (or dies).
 
-    Whichever way it ends, every worker it started and every process of the
-    slots' uids is killed on the way out.
+    Whichever way it ends, every worker it started is killed (with every
+    process of its uid, where workers may have more than one) and reaped on
+    the way out.
     """
     setup, arrays = decode(sys.stdin.buffer.read(), max_header=64 << 20)
     for name in PRELOAD:
@@ -348,6 +349,9 @@ def serve(control_fd: int) -> None:
              for case in setup["cases"]]
     sock = socket.socket(fileno=control_fd)
     root = os.geteuid() == 0
+    # A worker limited to one process under its own uid can leave none behind:
+    # killing its process group is enough, and no uid-wide sweep is needed.
+    sweep_uids = root and setup["limits"]["processes"] > 1
     abi = landlock_abi()
     readable = readable_paths() if abi else []
     rulesets: dict[int, int] = {}
@@ -380,9 +384,6 @@ def serve(control_fd: int) -> None:
             slot = int(msg["slot"])
             scratch = os.path.join(setup["scratch"], f"slot-{slot}")
             uid = setup["uid_base"] + slot if root else None
-            # A worker limited to one process under its own uid can leave none behind:
-            # killing its process group is enough.
-            sweep_uid = uid if setup["limits"]["processes"] > 1 else None
             if msg["op"] == "run":
                 if abi and slot not in rulesets:
                     rulesets[slot] = landlock_ruleset(readable, scratch, abi)
@@ -394,14 +395,14 @@ def serve(control_fd: int) -> None:
                 workers[pid] = unswept[pid] = slot
                 send_message(sock, {"job": msg["job"], "pid": pid})
             elif msg["op"] == "sweep":
-                _sweep(int(msg["pid"]), sweep_uid)
+                _sweep(int(msg["pid"]), uid if sweep_uids else None)
                 unswept.pop(int(msg["pid"]), None)
                 send_message(sock, {"swept": slot})
     except (BrokenPipeError, ConnectionError):
         pass  # the grader is gone
     finally:
         for pid, slot in unswept.items():
-            _sweep(pid, setup["uid_base"] + slot if root and setup["limits"]["processes"] > 1 else None)
+            _sweep(pid, setup["uid_base"] + slot if sweep_uids else None)
         _reap_all(deadline=time.monotonic() + 1.0)
 
 

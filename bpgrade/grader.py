@@ -36,7 +36,6 @@ class Progress:
     total: int
     skipped: int
     elapsed: float
-    report: Report | None
 
 
 @dataclass(frozen=True)
@@ -125,7 +124,7 @@ def grade(exercise: str | Path | Pack, submissions: Sequence[Submission], gradeb
     hashes = {s.id: s.content_hash() for s in submissions}
     todo = [s for s in submissions if done_before.get(s.id) != hashes[s.id]]
     skipped = len(submissions) - len(todo)
-    progress = Progress(skipped, len(submissions), skipped, time.monotonic() - start, None)
+    progress = Progress(skipped, len(submissions), skipped, time.monotonic() - start)
     if on_progress:
         on_progress(progress)
     if not todo:
@@ -136,7 +135,7 @@ def grade(exercise: str | Path | Pack, submissions: Sequence[Submission], gradeb
         for sub_id, run in sandbox.run((s.id, s.path) for s in todo):
             report = setup.report(sub_id, run)
             gradebook.record(report, pack_hash=pack.digest, content_hash=hashes[sub_id], path=str(by_id[sub_id].path))
-            progress = Progress(progress.done + 1, len(submissions), skipped, time.monotonic() - start, report)
+            progress = Progress(progress.done + 1, len(submissions), skipped, time.monotonic() - start)
             if on_progress:
                 on_progress(progress)
     return progress
