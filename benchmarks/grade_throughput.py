@@ -28,7 +28,7 @@ import numpy as np
 
 import bpgrade
 from bpgrade.runner import Job
-from bpgrade.sandbox import Sandbox
+from bpgrade.sandbox import DEFAULT_JOBS, Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = (ROOT / "solutions" / "mlp2.py").read_text()
@@ -106,7 +106,7 @@ def fresh(paths: list[Path], jobs: int, work: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000)
-    parser.add_argument("--jobs", type=int, default=os.cpu_count())
+    parser.add_argument("--jobs", type=int, default=DEFAULT_JOBS)
     parser.add_argument("--fresh-sample", type=int, default=100)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -122,7 +122,7 @@ def main() -> None:
         sample = paths[:args.fresh_sample]
         new = fresh(sample, args.jobs, work) * len(paths) / len(sample)
     n = args.count
-    print(f"{n} mlp2 submissions, {args.jobs} workers, {os.cpu_count()} CPUs")
+    print(f"{n} mlp2 submissions, {args.jobs} workers, {len(os.sched_getaffinity(0))} CPUs")
     print(f"bpgrade grade, start-up included, compile cache cold: {cold:6.2f} s  {n / cold:6.0f}/s")
     print(f"bpgrade grade, start-up included, compile cache warm: {warm:6.2f} s  {n / warm:6.0f}/s")
     print(f"floor: fork and call, no grading (start-up excluded):  {bottom:6.2f} s  {n / bottom:6.0f}/s")

@@ -134,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     from .sandbox import SandboxError
 
     args = build_parser().parse_args(argv)
+    from . import truth
+
+    truth.share_accelerator()
     try:
         return {"check": _check, "grade": _grade, "merge": _merge, "list": _list, "init": _init}[args.command](args)
     except BpgradeError as e:

@@ -50,10 +50,11 @@ from .runner import Job, RunResult, forbidden_imports, forbidden_message, result
 
 #: Workers run as uid UID_BASE + slot when the grader runs as root.
 UID_BASE = 64000
-#: Workers at once by default: two per CPU, so that one's fork, start and result
-#: pipe overlap with the other's computing (measured: 2 per CPU grades about a
-#: third more per second than 1 per CPU on 2 CPUs; 4 per CPU no more).
-DEFAULT_JOBS = 2 * (os.cpu_count() or 1)
+#: Workers at once by default: two per CPU that this process may run on (its
+#: affinity, as a container or ``taskset`` sets it), so that one's fork, start
+#: and result pipe overlap with the other's computing (measured: 2 per CPU
+#: grades about a third more per second than 1 per CPU on 2 CPUs; 4 per CPU no more).
+DEFAULT_JOBS = 2 * len(os.sched_getaffinity(0))
 #: Bytes of result frame read from a worker before it is cut off.
 MAX_RESULT_BYTES = 64 << 20
 

@@ -45,6 +45,18 @@ def select_device(backend: str | None = None) -> jax.Device:
         raise DeviceError(f"no {backend} device on this machine (JAX sees: {', '.join(available)})") from None
 
 
+def share_accelerator() -> None:
+    """Take accelerator memory as the truth needs it, not JAX's 75% up front.
+
+    The truth of a pack needs megabytes; a grader shares its GPU with the
+    course's other jobs, or with a second bpgrade, which JAX's preallocation
+    would leave out of memory. Must run before JAX first touches a device; an
+    ``XLA_PYTHON_CLIENT_PREALLOCATE`` already set is kept. This sets the
+    process's environment, so only the command line calls it.
+    """
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+
 def enable_compilation_cache() -> Path | None:
     """Keep the compiled truth programs on disk between runs.
 
@@ -106,6 +118,9 @@ def evaluate(network: Network, wrt: Sequence[str], stacked: Mapping[str, np.ndar
       stacked: every tensor the loss reads, float64, each with a leading batch
         axis ``B``: ``{"x": (B, N, d), "w1": (B, d, h), ...}``.
       device: where to compute; JAX's default device when None.
+
+    Raises:
+      DeviceError: the device failed (out of memory, lost).
     """
     device = device or select_device()
     size = len(next(iter(stacked.values())))
@@ -114,11 +129,16 @@ def evaluate(network: Network, wrt: Sequence[str], stacked: Mapping[str, np.ndar
     # chosen ones share one compiled program per shape (about 0.2 s each).
     padded = -size % BATCH
     with jax.enable_x64(True), jax.default_matmul_precision("highest"):
-        on_device = {k: jax.device_put(np.concatenate([v, np.repeat(v[:1], padded, 0)]).astype(np.float64), device)
-                     for k, v in stacked.items()}
-        grads, acts = _batched(network, tuple(wrt))(on_device)
-        return Evaluation({k: np.asarray(v, np.float64)[:size] for k, v in grads.items()},
-                          [np.asarray(a, np.float64)[:size] for a in acts])
+        try:
+            on_device = {k: jax.device_put(np.concatenate([v, np.repeat(v[:1], padded, 0)]).astype(np.float64),
+                                           device) for k, v in stacked.items()}
+            grads, acts = _batched(network, tuple(wrt))(on_device)
+            return Evaluation({k: np.asarray(v, np.float64)[:size] for k, v in grads.items()},
+                              [np.asarray(a, np.float64)[:size] for a in acts])
+        except jax.errors.JaxRuntimeError as e:
+            # Out of device memory, a lost device: the user's machine, not a bug.
+            reason = str(e).strip().splitlines()[0]
+            raise DeviceError(f"computing the truth on {device.platform} failed: {reason}") from None
 
 
 def gradients(network: Network, wrt: Sequence[str], cases: Sequence, device: jax.Device | None = None

@@ -1,5 +1,7 @@
 """The ground truth: jax.grad of the pack's loss, float64, highest precision."""
 
+import os
+
 import jax
 import numpy as np
 import pytest
@@ -81,3 +83,22 @@ def test_select_device():
     if not any(d.platform == "tpu" for d in jax.devices()):
         with pytest.raises(DeviceError, match="no tpu device"):
             truth.select_device("tpu")
+
+
+def test_a_failing_device_is_a_device_error(mlp2, public_cases, monkeypatch):
+    def out_of_memory(tensors):
+        raise jax.errors.JaxRuntimeError("RESOURCE_EXHAUSTED: CUDA_ERROR_OUT_OF_MEMORY: out of memory\nmore")
+
+    monkeypatch.setattr(truth, "_batched", lambda network, wrt: out_of_memory)
+    stacked = {k: v[None] for k, v in public_cases[0].tensors.items()}
+    with pytest.raises(DeviceError, match=r"on cpu failed: RESOURCE_EXHAUSTED: .* out of memory$"):
+        truth.evaluate(mlp2.network, ["b2"], stacked, truth.select_device("cpu"))
+
+
+def test_the_command_line_leaves_accelerator_memory_to_others(monkeypatch):
+    monkeypatch.delenv("XLA_PYTHON_CLIENT_PREALLOCATE", raising=False)
+    truth.share_accelerator()
+    assert os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
+    monkeypatch.setenv("XLA_PYTHON_CLIENT_PREALLOCATE", "true")  # the user's own choice stays
+    truth.share_accelerator()
+    assert os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] == "true"
