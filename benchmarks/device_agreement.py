@@ -21,12 +21,13 @@ import bpgrade
 from bpgrade import truth
 
 TARGETS = ["w1", "b1", "w2", "b2", "x"]
+WANTED = {n: n for n in TARGETS}
 
 
 def timed_gradients(pack, cases, device) -> tuple[list[dict[str, np.ndarray]], float]:
-    truth.gradients(pack.network, TARGETS, cases, device)  # compiles
+    truth.gradients(pack.model, WANTED, cases, device)  # compiles
     start = time.perf_counter()
-    grads = truth.gradients(pack.network, TARGETS, cases, device)
+    grads = truth.gradients(pack.model, WANTED, cases, device)
     return grads, time.perf_counter() - start
 
 

@@ -31,7 +31,7 @@ import threading
 import time
 import traceback
 import types
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -39,6 +39,8 @@ import numpy as np
 WIRE_DTYPE = "<f8"
 #: No graded function may return more entries than this.
 MAX_ELEMENTS = 1_000_000
+#: No graded function may return more arrays than this.
+MAX_LEAVES = 1000
 #: Characters of an error message kept.
 MAX_MESSAGE = 500
 
@@ -152,24 +154,73 @@ def describe_exception(exc: BaseException, filename: str | None) -> str:
     return text[:MAX_MESSAGE]
 
 
-def call_targets(functions: Mapping[str, Callable | None], cases: Sequence[tuple[Sequence[np.ndarray], Mapping]]
-                 ) -> tuple[dict, list[np.ndarray]]:
+def _holds_arrays(item: list | tuple) -> bool:
+    """Whether a list holds arrays or dicts, at any depth (else it is itself an array, written as lists)."""
+    stack = [item]
+    while stack:
+        for element in stack.pop():
+            if isinstance(element, (np.ndarray, dict)):
+                return True
+            if isinstance(element, (list, tuple)):
+                stack.append(element)
+    return False
+
+
+def leaves(value: Any, path: str = "") -> list[tuple[str, Any]]:
+    """The leaves of a nest of lists, tuples and dicts (string keys, sorted),
+    each with its path: ``[("[0].b", ...), ("[0].w", ...), ...]``. A list of
+    numbers (or of lists of numbers) is a leaf, as is anything that is not a
+    list, tuple or dict. A bare leaf has the path ``""``.
+
+    Raises:
+      ReturnError: more than MAX_LEAVES leaves, or a dict key that is not a string.
+    """
+    found: list[tuple[str, Any]] = []
+    stack = [(path, value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, (list, tuple)) and _holds_arrays(item):
+            stack.extend((f"{where}[{i}]", v) for i, v in reversed(list(enumerate(item))))
+        elif isinstance(item, dict):
+            if not all(isinstance(k, str) for k in item):
+                raise ReturnError("returned a dict whose keys are not all strings")
+            stack.extend((f"{where}.{k}", item[k]) for k in sorted(item, reverse=True))
+        else:
+            found.append((where, item))
+        if len(found) + len(stack) > MAX_LEAVES:
+            raise ReturnError(f"returned more than {MAX_LEAVES} arrays")
+    return found
+
+
+def _copy(tree: Any) -> Any:
+    if isinstance(tree, np.ndarray):
+        return tree.copy()
+    if isinstance(tree, dict):
+        return {k: _copy(v) for k, v in tree.items()}
+    return [_copy(v) for v in tree]
+
+
+def call_targets(functions: Mapping[str, Callable | None], cases: Sequence[tuple[Sequence[Any], Mapping]],
+                 nested: Collection[str] = ()) -> tuple[dict, list[np.ndarray]]:
     """Call every graded function on every case.
 
     Args:
       functions: target name to the submission's function (None when missing).
-      cases: per case, the positional input arrays and the params dict.
+      cases: per case, the positional inputs and the params dict (arrays, or
+        nests of lists and dicts of arrays).
+      nested: the targets whose gradient is a nest of arrays (a list of
+        layers); the others are one array each.
 
     Returns:
       A header ``{"targets": {name: {"missing", "error", "error_case", "memory",
-      "outputs": [array index per case], "dtypes"}}}`` and the arrays
-      it indexes. A function that raises, or returns what is not an array of
-      numbers, is not called again on later cases.
+      "outputs": [per case, [[path, array index, dtype], ...]]}}}`` and the
+      arrays it indexes. A nested target's function returns a nest of arrays
+      (:func:`leaves`), any other an array. A function that raises, or returns what is not made of
+      arrays of numbers, is not called again on later cases.
     """
     targets, arrays = {}, []
     for name, fn in functions.items():
-        record = {"missing": fn is None, "error": None, "error_case": None, "memory": False, "outputs": [],
-                  "dtypes": []}
+        record = {"missing": fn is None, "error": None, "error_case": None, "memory": False, "outputs": []}
         targets[name] = record
         if fn is None:
             continue
@@ -177,21 +228,38 @@ def call_targets(functions: Mapping[str, Callable | None], cases: Sequence[tuple
         for index, (inputs, params) in enumerate(cases):
             # Fresh copies: a function that changes its arguments in place
             # must not change what the next function sees.
-            args = [a.copy() for a in inputs] + [{k: v.copy() for k, v in params.items()}]
+            args = [_copy(a) for a in inputs] + [{k: _copy(v) for k, v in params.items()}]
             try:
-                out, dtype = to_array(fn(*args))
+                returned = fn(*args)
+                if name not in nested:
+                    out, dtype = to_array(returned)
+                    case_leaves = [["", len(arrays), dtype]]
+                    arrays.append(out)
+                else:
+                    case_leaves = []
+                    for path, leaf in leaves(returned):
+                        out, dtype = to_array(leaf)
+                        case_leaves.append([path, len(arrays), dtype])
+                        arrays.append(out)
             except ReturnError as e:
                 record["error"], record["error_case"] = f"{name}: {e}", index
             except BaseException as e:  # noqa: BLE001 - student code may raise anything, SystemExit included
                 record["error"], record["error_case"] = describe_exception(e, filename), index
                 record["memory"] = isinstance(e, MemoryError)
             else:
-                record["outputs"].append(len(arrays))
-                record["dtypes"].append(dtype)
-                arrays.append(out)
+                record["outputs"].append(case_leaves)
                 continue
             break
     return {"targets": targets}, arrays
+
+
+def build(structure: Any, arrays: Sequence[np.ndarray]) -> Any:
+    """A nest of lists and dicts whose ints index ``arrays``, with the arrays put in."""
+    if isinstance(structure, int):
+        return arrays[structure]
+    if isinstance(structure, dict):
+        return {k: build(v, arrays) for k, v in structure.items()}
+    return [build(v, arrays) for v in structure]
 
 
 class ImportBlocker(importlib.abc.MetaPathFinder):
@@ -345,8 +413,7 @@ def serve(control_fd: int) -> None:
     for name in PRELOAD:
         importlib.import_module(name)
     _libc()
-    cases = [([arrays[i] for i in case["inputs"]], {k: arrays[i] for k, i in case["params"].items()})
-             for case in setup["cases"]]
+    cases = [(build(case["inputs"], arrays), build(case["params"], arrays)) for case in setup["cases"]]
     sock = socket.socket(fileno=control_fd)
     root = os.geteuid() == 0
     # A worker limited to one process under its own uid can leave none behind:
@@ -472,7 +539,7 @@ def _worker(setup: dict, cases, name: str, scratch: str, result_fd: int, uid: in
         os.environ.update({"HOME": scratch, "TMPDIR": scratch, "LANG": "C.UTF-8", "PATH": "/usr/bin:/bin"})
         with open("submission.py", encoding="utf-8") as f:
             source = f.read()
-        frame = run_submission(source, name, setup["functions"], setup["forbidden"], cases)
+        frame = run_submission(source, name, setup["functions"], setup["forbidden"], cases, setup["nested"])
         sys.stdout.flush()
         sys.stderr.flush()
         view = memoryview(frame)
@@ -483,7 +550,7 @@ def _worker(setup: dict, cases, name: str, scratch: str, result_fd: int, uid: in
 
 
 def run_submission(source: str, filename: str, functions: Mapping[str, str], forbidden: Sequence[str],
-                   cases) -> bytes:
+                   cases, nested: Collection[str] = ()) -> bytes:
     """Import ``source`` as a module and call its graded functions; returns the result frame."""
     blocker = ImportBlocker(forbidden)
     sys.meta_path.insert(0, blocker)
@@ -503,7 +570,7 @@ def run_submission(source: str, filename: str, functions: Mapping[str, str], for
         for name, function_name in functions.items():
             fn = module.__dict__.get(function_name)
             found[name] = fn if callable(fn) else None
-    calls, outputs = call_targets(found, cases) if header["import_error"] is None else ({"targets": {}}, [])
+    calls, outputs = call_targets(found, cases, nested) if header["import_error"] is None else ({"targets": {}}, [])
     header.update(calls, forbidden=sorted(set(blocker.attempts)))
     return encode(header, outputs)
 

@@ -4,8 +4,8 @@ A case set holds ``cases.shapes`` distinct shapes (the pack's ``include`` list
 first, then shapes drawn from the dims' ranges) and ``cases.per_shape`` cases
 of each. Every case is screened so that:
 
-- every ReLU input is at least ``activation_margin`` away from 0, so that a
-  ``u > 0`` mask and a ``u >= 0`` mask are both right;
+- every ReLU input (a pack's kinks) is at least ``activation_margin`` away
+  from 0, so that a ``u > 0`` mask and a ``u >= 0`` mask are both right;
 - every ReLU layer holds both active and inactive units, so that a forgotten
   mask is caught (a shape whose ReLU inputs have a single entry is never used);
 - no target's true gradient is all zero, so that returning zeros never passes.
@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Mapping
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import networks, truth
+from . import truth
 from .errors import PackError
 from .packs import PACK_FILE, Pack
 
@@ -40,7 +40,8 @@ class Case:
     """One test case: the dims and every tensor the network reads.
 
     ``tensors`` maps each input and parameter name to a float64 NumPy array of
-    its concrete shape (``{"x": (N, d), "w1": (d, h), ...}``).
+    its concrete shape (``{"x": (N, d), "w1": (d, h), ...}``), or to a pytree
+    of them (``{"layers": [{"w": ..., "b": ...}, ...]}``).
     """
 
     index: int
@@ -91,51 +92,68 @@ def _shapes(pack: Pack, rng: np.random.Generator) -> list[dict[str, int]]:
     return shapes
 
 
+def _is_shape(value: Any) -> bool:
+    return isinstance(value, tuple)
+
+
+def _shape_trees(pack: Pack, dims: Mapping[str, int]) -> dict[str, Any]:
+    shapes = pack.model.shapes(dims)
+    return {name: jax.tree.map(tuple, shapes[name], is_leaf=lambda s: isinstance(s, (tuple, list)) and
+                               all(isinstance(a, int) for a in s))
+            for name in [*pack.model.inputs, *pack.model.params]}
+
+
 def _can_mix_activity(pack: Pack, dims: Mapping[str, int]) -> bool:
-    """Whether every ReLU input of this shape has at least two entries."""
-    shapes = {name: jax.ShapeDtypeStruct(pack.concrete_shape(name, dims), jnp.float64)
-              for name in [*pack.inputs, *pack.params]}
-    _, acts = jax.eval_shape(lambda t: networks.forward(pack.network, t), shapes)
-    return all(a.size >= 2 for a, layer in zip(acts, _activation_layers(pack)) if layer.kind == "relu")
+    """Whether every kink (ReLU input) of this shape has at least two entries."""
+    if not pack.model.kinks:
+        return True
+    args = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s, jnp.float64), _shape_trees(pack, dims), is_leaf=_is_shape)
+    taps = jax.eval_shape(lambda a: truth.tapped_values(pack.model, a), args)
+    return all(leaf.size >= 2 for kink in pack.model.kinks for leaf in jax.tree.leaves(taps[kink]))
 
 
-def _activation_layers(pack: Pack) -> list[networks.Layer]:
-    return [layer for layer in pack.network.layers if layer.kind != "linear"]
+def _candidates(pack: Pack, dims: Mapping[str, int], rng: np.random.Generator) -> dict[str, Any]:
+    """A batch of ``truth.BATCH`` candidate cases, each leaf with a leading batch axis.
 
-
-def _candidates(pack: Pack, dims: Mapping[str, int], rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """A batch of ``truth.BATCH`` candidate cases, each tensor with a leading batch axis.
-
-    Inputs are standard normal. Weights are LeCun-normal (variance ``1 / n_in``)
-    so that pre-activations stay of order one whatever the width; biases are
-    normal with standard deviation 0.5, never zero, so that a forgotten bias
-    term shows in the gradients.
+    Inputs are standard normal. Parameter matrices are LeCun-normal (variance
+    ``1 / n_in``, their first axis) so that pre-activations stay of order one
+    whatever the width; other parameters (biases) are normal with standard
+    deviation 0.5, never zero, so that a forgotten bias term shows in the
+    gradients. ``model.py``'s ``draw`` replaces what it returns.
     """
-    tensors = {name: rng.standard_normal((truth.BATCH, *pack.concrete_shape(name, dims))) for name in pack.inputs}
-    for layer in pack.network.linear_layers():
-        n_in, n_out = pack.concrete_shape(layer.weight, dims)
-        tensors[layer.weight] = rng.standard_normal((truth.BATCH, n_in, n_out)) / np.sqrt(n_in)
-        tensors[layer.bias] = 0.5 * rng.standard_normal((truth.BATCH, n_out))
+    shapes = _shape_trees(pack, dims)
+
+    def standard(shape):
+        return rng.standard_normal((truth.BATCH, *shape))
+
+    def param(shape):
+        if len(shape) == 2:
+            return rng.standard_normal((truth.BATCH, *shape)) / np.sqrt(shape[0])
+        return 0.5 * rng.standard_normal((truth.BATCH, *shape))
+
+    tensors = {name: jax.tree.map(standard, shapes[name], is_leaf=_is_shape) for name in pack.model.inputs}
+    tensors.update({name: jax.tree.map(param, shapes[name], is_leaf=_is_shape) for name in pack.model.params})
+    if pack.model.draw is not None:
+        tensors.update(pack.model.draw(dict(dims), rng, truth.BATCH))
     return tensors
 
 
-def _draw(pack: Pack, dims: Mapping[str, int], seeds: list[int], count: int) -> list[dict[str, np.ndarray]] | None:
+def _draw(pack: Pack, dims: Mapping[str, int], seeds: list[int], count: int) -> list[dict[str, Any]] | None:
     """``count`` screened cases of one shape, or None when none can be found."""
     if not _can_mix_activity(pack, dims):
         return None
-    kinds = [layer.kind for layer in _activation_layers(pack)]
-    wrt = [t.name for t in pack.targets]
-    found: list[dict[str, np.ndarray]] = []
+    wanted = {t.name: t.of for t in pack.targets}
+    found: list[dict[str, Any]] = []
     for round_index in range(_ROUNDS):
         batch = _candidates(pack, dims, np.random.default_rng([*seeds, round_index]))
-        grads, acts = truth.evaluate(pack.network, wrt, batch, jax.devices("cpu")[0])
-        ok = np.all([np.abs(g).reshape(truth.BATCH, -1).max(1) > _ZERO for g in grads.values()], axis=0)
-        for kind, a in zip(kinds, acts):
-            if kind == "relu":
+        grads, taps = truth.evaluate(pack.model, wanted, batch, jax.devices("cpu")[0])
+        ok = np.all([np.abs(g).reshape(truth.BATCH, -1).max(1) > _ZERO for g in jax.tree.leaves(grads)], axis=0)
+        for kink in pack.model.kinks:
+            for a in jax.tree.leaves(taps[kink]):
                 a = a.reshape(truth.BATCH, -1)
                 ok &= (np.abs(a) >= pack.cases.activation_margin).all(1) & (a > 0).any(1) & (a < 0).any(1)
         for j in np.flatnonzero(ok):
-            found.append({k: v[j] for k, v in batch.items()})
+            found.append(jax.tree.map(lambda v: v[j], batch))
             if len(found) == count:
                 return found
     return None

@@ -19,10 +19,11 @@ cases never hold an all-zero gradient.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from . import _worker
 from .cases import Case
 from .packs import Pack, Target, Tolerance
 from .reports import Diagnosis, TargetResult
@@ -33,67 +34,112 @@ _LOW_PRECISION = ("float32", "float16")
 
 @dataclass(frozen=True)
 class Expected:
-    """The true gradient of one target in every case, laid out for fast comparison.
+    """The true gradient of one leaf of a target in the cases that hold it,
+    laid out for fast comparison.
 
-    ``arrays[i]`` is case ``i``'s gradient (float64, the target's shape);
-    ``flat`` holds them all raveled end to end, case ``i`` starting at
-    ``starts[i]``; ``scale[i]`` is ``max |arrays[i]|``. Built once per batch.
+    ``path`` is the leaf's place in the target (``""`` for a plain array,
+    ``"[2].w"`` in a list of layers); ``cases`` the indices of the cases that
+    hold it (all of them, unless the structure varies with the dims);
+    ``arrays[j]`` the gradient in case ``cases[j]`` (float64); ``flat`` holds
+    them all raveled end to end, ``arrays[j]`` starting at ``starts[j]``;
+    ``scale[j]`` is ``max |arrays[j]|``. Built once per batch.
     """
 
+    path: str
+    cases: tuple[int, ...]
     arrays: tuple[np.ndarray, ...]
     flat: np.ndarray
     starts: np.ndarray
     scale: np.ndarray
 
     @classmethod
-    def of(cls, arrays: Sequence[np.ndarray]) -> "Expected":
+    def of(cls, arrays: Sequence[np.ndarray], path: str = "", cases: Sequence[int] | None = None) -> "Expected":
         flat = np.concatenate([a.ravel() for a in arrays])
         starts = np.cumsum([0] + [a.size for a in arrays[:-1]])
-        return cls(tuple(arrays), flat, starts, np.maximum.reduceat(np.abs(flat), starts))
+        return cls(path, tuple(range(len(arrays)) if cases is None else cases), tuple(arrays), flat, starts,
+                   np.maximum.reduceat(np.abs(flat), starts))
+
+    @classmethod
+    def leaves(cls, truths: Sequence[Any]) -> list["Expected"]:
+        """One Expected per leaf of a target, from its truth in every case (an
+        array or a nest of them), in the order the leaves first appear."""
+        found: dict[str, list[tuple[int, np.ndarray]]] = {}
+        for i, tree in enumerate(truths):
+            for path, leaf in _worker.leaves(tree):
+                found.setdefault(path, []).append((i, np.asarray(leaf)))
+        return [cls.of([a for _, a in held], path, [i for i, _ in held]) for path, held in found.items()]
 
 
-def compare_target(pack: Pack, target: Target, cases: Sequence[Case], expected: Expected,
-                   run: TargetRun) -> TargetResult:
-    """Grade one target.
+def compare_target(pack: Pack, target: Target, cases: Sequence[Case], expected: Sequence[Expected],
+                   run: TargetRun) -> list[TargetResult]:
+    """Grade one target, leaf by leaf.
 
     Args:
       pack: the exercise.
       target: the target graded.
       cases: the cases, in order.
-      expected: the true gradient in every case.
+      expected: the true gradient, one per leaf (:meth:`Expected.leaves`).
       run: what the submission's function returned.
+
+    Returns:
+      One result per leaf, named by the target and the leaf's path
+      (``"layers[2].w"``), each worth an equal share of the target's points.
     """
-    n = len(cases)
+    points = target.points / len(expected)
+    return [_compare_leaf(pack, target, cases, leaf, run, points) for leaf in expected]
+
+
+def _compare_leaf(pack: Pack, target: Target, cases: Sequence[Case], expected: Expected, run: TargetRun,
+                  points: float) -> TargetResult:
+    name = target.name + expected.path
+    n = len(expected.cases)
 
     def fail(code: str, message: str, passed_cases: int = 0) -> TargetResult:
-        return TargetResult(target.name, False, 0.0, target.points, message, Diagnosis(code, message), n,
-                            passed_cases)
+        return TargetResult(name, False, 0.0, points, message, Diagnosis(code, message), n, passed_cases)
 
     if run.missing:
         return fail("missing", f"{target.function} is not defined")
-    for case, exp, got in zip(cases, expected.arrays, run.outputs):
+    covered = [(i, exp) for i, exp in zip(expected.cases, expected.arrays) if i < len(run.outputs)]
+    for i, exp in covered:
+        got = run.outputs[i].get(expected.path)
+        if got is None:
+            return fail("shape", f"{target.function} returned {_returned(run.outputs[i])}, expected "
+                        f"{_returned({expected.path: exp})} in {cases[i].describe()}")
         if got.shape != exp.shape:
-            symbolic = ", ".join(map(str, pack.shape_of(target.name)))
-            return fail("shape", f"{target.function} returned shape {got.shape}, expected ({symbolic}) = "
-                        f"{exp.shape} in {case.describe()}")
+            symbolic = pack.shape_of(target.of) if not expected.path else None
+            expected_shape = f"({', '.join(map(str, symbolic))}) = {exp.shape}" if symbolic else f"{exp.shape}"
+            what = f"{name} of shape" if expected.path else "shape"
+            return fail("shape", f"{target.function} returned {what} {got.shape}, expected {expected_shape} in "
+                        f"{cases[i].describe()}")
     if run.error is not None:
         where = cases[run.error_case].describe() if run.error_case is not None else "a case"
         return fail("memory" if run.memory else "error", f"{run.error} in {where}")
-    if len(run.outputs) != n:
-        return fail("error", f"{target.function} returned results for {len(run.outputs)} of {n} cases")
-    got = np.concatenate([g.ravel() for g in run.outputs])
+    if len(run.outputs) != len(cases):
+        return fail("error", f"{target.function} returned results for {len(run.outputs)} of {len(cases)} cases")
+    outputs = [run.outputs[i][expected.path] for i in expected.cases]
+    got = np.concatenate([g.ravel() for g in outputs])
     if not np.isfinite(got).all():
-        for case, g in zip(cases, run.outputs):
+        for i, g in zip(expected.cases, outputs):
             bad = np.argwhere(~np.isfinite(g))
             if len(bad):
-                index = tuple(int(i) for i in bad[0])
-                return fail("nonfinite", f"{_element(target.name, index)} is {g[index]} in {case.describe()}")
-    return _compare_values(target, cases, expected, run, got, pack.tolerance)
+                index = tuple(int(k) for k in bad[0])
+                return fail("nonfinite", f"{_element(name, index)} is {g[index]} in {cases[i].describe()}")
+    return _compare_values(name, points, cases, expected, outputs, run.dtypes, got, pack.tolerance)
 
 
-def _compare_values(target: Target, cases: Sequence[Case], expected: Expected, run: TargetRun, got: np.ndarray,
+def _returned(leaves: Mapping[str, np.ndarray]) -> str:
+    """``an array of shape (3,)`` or ``[0], [1] (arrays of shapes (2,), (3,))``."""
+    if "" in leaves:
+        return f"an array of shape {leaves[''].shape}"
+    paths = list(leaves)
+    shown = ", ".join(paths[:6]) + (", ..." if len(paths) > 6 else "")
+    return f"{len(paths)} arrays ({shown})" if paths else "an empty list or dict"
+
+
+def _compare_values(name: str, points: float, cases: Sequence[Case], expected: Expected,
+                    outputs: Sequence[np.ndarray], dtypes: Sequence[str], got: np.ndarray,
                     tol: Tolerance) -> TargetResult:
-    n = len(cases)
+    n = len(expected.cases)
     abs_errors = np.maximum.reduceat(np.abs(got - expected.flat), expected.starts)
     ratios = abs_errors / (tol.atol + tol.rtol * expected.scale)
     with np.errstate(divide="ignore"):
@@ -101,18 +147,17 @@ def _compare_values(target: Target, cases: Sequence[Case], expected: Expected, r
     failing = np.flatnonzero(ratios > 1.0)
     summary = f"max abs error {abs_errors.max():.2g}, max rel error {rel_errors.max():.2g}"
     if not len(failing):
-        return TargetResult(target.name, True, target.points, target.points,
-                            f"{n} cases within tolerance ({summary})", None, n, n)
+        return TargetResult(name, True, points, points, f"{n} cases within tolerance ({summary})", None, n, n)
     worst = int(failing[np.argmax(ratios[failing])])
-    exp, out = expected.arrays[worst], run.outputs[worst]
+    exp, out = expected.arrays[worst], outputs[worst]
     index = tuple(int(i) for i in np.unravel_index(np.argmax(np.abs(out - exp)), exp.shape))
-    message = (f"wrong in {len(failing)} of {n} cases; worst: {_element(target.name, index)} in "
-               f"{cases[worst].describe()}: expected {exp[index]:.6g}, got {out[index]:.6g} "
+    message = (f"wrong in {len(failing)} of {n} cases; worst: {_element(name, index)} in "
+               f"{cases[expected.cases[worst]].describe()}: expected {exp[index]:.6g}, got {out[index]:.6g} "
                f"(abs error {abs_errors[worst]:.2g}, rel error {rel_errors[worst]:.2g}; {summary}; "
                f"tolerance {tol.rtol:g} relative)")
-    if any(d in _LOW_PRECISION for d in run.dtypes):
+    if any(d in _LOW_PRECISION for d in dtypes):
         message += "; some results were returned in float32 or float16: compute in float64"
-    return TargetResult(target.name, False, 0.0, target.points, message, None, n, n - len(failing))
+    return TargetResult(name, False, 0.0, points, message, None, n, n - len(failing))
 
 
 def _element(name: str, index: tuple[int, ...]) -> str:

@@ -42,25 +42,31 @@ class Progress:
 class _Setup:
     pack: Pack
     cases: tuple[Case, ...]
-    expected: Mapping[str, Expected]
+    expected: Mapping[str, list[Expected]]
     device: str
 
     @classmethod
     def make(cls, pack: Pack, seed: int | None, device: str | None) -> "_Setup":
         dev = truth.select_device(device)
         cases = generate_cases(pack, seed)
-        grads = truth.gradients(pack.network, [t.name for t in pack.targets], cases, dev)
-        expected = {t.name: Expected.of([g[t.name] for g in grads]) for t in pack.targets}
+        grads = truth.gradients(pack.model, {t.name: t.of for t in pack.targets}, cases, dev)
+        expected = {t.name: Expected.leaves([g[t.name] for g in grads]) for t in pack.targets}
         return cls(pack, cases, expected, dev.platform)
+
+    def job(self, limits: Limits) -> Job:
+        nested = [name for name, leaves in self.expected.items() if [leaf.path for leaf in leaves] != [""]]
+        return Job.for_pack(self.pack, self.cases, limits, nested)
 
     def report(self, name: str, run: RunResult) -> Report:
         pack, n = self.pack, len(self.cases)
         if run.status != "ok":
-            targets = tuple(TargetResult(t.name, False, 0.0, t.points, run.message, Diagnosis(run.status, run.message),
-                                         n, 0) for t in pack.targets)
+            targets = tuple(TargetResult(t.name + leaf.path, False, 0.0, t.points / len(self.expected[t.name]),
+                                         run.message, Diagnosis(run.status, run.message), len(leaf.cases), 0)
+                            for t in pack.targets for leaf in self.expected[t.name])
         else:
-            targets = tuple(compare_target(pack, t, self.cases, self.expected[t.name], run.targets[t.name])
-                            for t in pack.targets)
+            targets = tuple(result for t in pack.targets
+                            for result in compare_target(pack, t, self.cases, self.expected[t.name],
+                                                         run.targets[t.name]))
         return Report(exercise=pack.name, submission=name, status=run.status, targets=targets, message=run.message,
                       seed=self.cases[0].seed, cases=n, device=self.device, seconds=run.seconds, output=run.output)
 
@@ -98,7 +104,7 @@ def check(exercise: str | Path | Pack, submission: SubmissionArg, *, seed: int |
             raise SubmissionError(f"{path}: expected a Python file (.py)")
         name = path.stem
     setup = _Setup.make(pack, seed, device)
-    job = Job.for_pack(pack, setup.cases, Limits.for_pack(pack, timeout))
+    job = setup.job(Limits.for_pack(pack, timeout))
     run = run_functions(submission, job) if isinstance(submission, Mapping) else run_file(path, job)
     return setup.report(name, run)
 
@@ -129,7 +135,7 @@ def grade(exercise: str | Path | Pack, submissions: Sequence[Submission], gradeb
         on_progress(progress)
     if not todo:
         return progress
-    job = Job.for_pack(pack, setup.cases, Limits.for_pack(pack, timeout, memory))
+    job = setup.job(Limits.for_pack(pack, timeout, memory))
     by_id = {s.id: s for s in todo}
     with Sandbox(job, jobs or DEFAULT_JOBS) as sandbox:
         for sub_id, run in sandbox.run((s.id, s.path) for s in todo):

@@ -17,9 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+import jax
+import jax.numpy as jnp
 import yaml
 
 from .errors import PackError
+from .models import Model, ModelFileError, from_network, load_model
 from .networks import ACTIVATIONS, LOSSES, Layer, Network
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "exercises"
@@ -33,14 +36,17 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 @dataclass(frozen=True)
 class Target:
-    """A graded gradient: d loss / d ``name``, computed by ``function``."""
+    """A graded gradient: d loss / d ``of`` (an input, a parameter or a tapped
+    intermediate), computed by the submission's ``function``."""
 
     name: str
     points: float
+    of: str = ""
+    function: str = ""
 
-    @property
-    def function(self) -> str:
-        return f"grad_{self.name}"
+    def __post_init__(self):
+        object.__setattr__(self, "of", self.of or self.name)
+        object.__setattr__(self, "function", self.function or f"grad_{self.name}")
 
 
 @dataclass(frozen=True)
@@ -66,8 +72,11 @@ class Tolerance:
 class Pack:
     """An exercise: its network, tensors, targets and grading settings.
 
-    ``inputs`` and ``params`` map tensor names to symbolic shapes; a submission's
-    functions are called as ``f(*inputs, params)`` with NumPy float64 arrays.
+    ``inputs`` and ``params`` map argument names to symbolic shapes (None where
+    ``model.py`` computes the shapes); a submission's functions are called as
+    ``f(*inputs, params)`` with NumPy float64 arrays (params a dict, whose
+    values may be pytrees). ``model`` is what the truth differentiates; a
+    declarative pack also keeps its ``network``.
     ``digest`` is the SHA-256 of ``exercise.yaml``: results graded under another
     digest are graded again.
     """
@@ -76,9 +85,10 @@ class Pack:
     title: str
     root: Path
     dims: Mapping[str, tuple[int, int]]
-    inputs: Mapping[str, Shape]
-    params: Mapping[str, Shape]
-    network: Network
+    inputs: Mapping[str, Shape | None]
+    params: Mapping[str, Shape | None]
+    model: Model
+    network: Network | None
     targets: tuple[Target, ...]
     cases: CaseSettings
     tolerance: Tolerance
@@ -98,13 +108,10 @@ class Pack:
     def max_score(self) -> float:
         return sum(t.points for t in self.targets)
 
-    def shape_of(self, tensor: str) -> Shape:
-        """The symbolic shape of an input or parameter, e.g. ``("d", "h")``."""
-        return self.inputs[tensor] if tensor in self.inputs else self.params[tensor]
-
-    def concrete_shape(self, tensor: str, dims: Mapping[str, int]) -> tuple[int, ...]:
-        """The shape of ``tensor`` for the given dims, e.g. ``(3, 4)``."""
-        return tuple(dims[s] if isinstance(s, str) else s for s in self.shape_of(tensor))
+    def shape_of(self, tensor: str) -> Shape | None:
+        """The symbolic shape of an input or parameter, e.g. ``("d", "h")``;
+        None for a tapped intermediate or a shape that ``model.py`` computes."""
+        return {**self.inputs, **self.params}.get(tensor)
 
 
 def shipped_packs() -> list[str]:
@@ -179,20 +186,38 @@ class _Validator:
 
     def pack(self, data: Any, root: Path) -> Pack:
         data = self.mapping(data, "")
-        known = {"name", "title", "dims", "inputs", "params", "network", "targets", "cases", "tolerance",
+        known = {"name", "title", "dims", "inputs", "params", "network", "model", "targets", "cases", "tolerance",
                  "timeout", "forbidden_modules"}
         for key in data:
             if key not in known:
                 raise self.fail(str(key), f"one of the keys {', '.join(sorted(known))}", key)
-        for key in ("name", "dims", "inputs", "params", "network", "targets", "cases"):
+        for key in ("name", "dims", "inputs", "params", "targets", "cases"):
             if key not in data:
                 raise self.fail(key, "this key to be present")
+        if ("network" in data) == ("model" in data):
+            raise self.fail("network", "either network (layers declared here) or model (a Python file), not both "
+                            "and not neither")
         dims = self.dims(data["dims"])
-        inputs = self.tensors(data["inputs"], "inputs", dims)
-        params = self.tensors(data["params"], "params", dims)
+        names_only = "model" in data
+        inputs = self.tensors(data["inputs"], "inputs", dims, names_only)
+        params = self.tensors(data["params"], "params", dims, names_only)
         if clashes := sorted(set(inputs) & set(params)):
             raise self.fail(f"params.{clashes[0]}", "a name not already used by an input", clashes[0])
-        network = self.network(data["network"], inputs, params)
+        cases_value = self.mapping(data["cases"], "cases")
+        cases = self.cases(cases_value, dims)
+        network = None
+        if "network" in data:
+            network = self.network(data["network"], inputs, params)
+            model = from_network(network, inputs, params)
+        else:
+            kinks = cases_value.get("kinks", [])
+            if not isinstance(kinks, list) or not all(isinstance(k, str) for k in kinks):
+                raise self.fail("cases.kinks", "a list of tapped names", kinks)
+            model = self.model(data["model"], root, inputs, params, tuple(kinks))
+        taps = self.probe(model, "network" if network else "model", dims, cases)
+        for kink in model.kinks:
+            if kink not in taps:
+                raise self.fail("cases.kinks", f"names that model.py taps ({', '.join(taps) or 'none'})", kink)
         title = data.get("title", data["name"])
         if not isinstance(title, str):
             raise self.fail("title", "a string", title)
@@ -206,13 +231,47 @@ class _Validator:
             dims=dims,
             inputs=inputs,
             params=params,
+            model=model,
             network=network,
-            targets=self.targets(data["targets"], inputs, params),
-            cases=self.cases(data["cases"], dims, network, params),
+            targets=self.targets(data["targets"], [*inputs, *params, *taps]),
+            cases=cases,
             tolerance=self.tolerance(data.get("tolerance", {})),
             timeout=self.number(data.get("timeout", 10), "timeout", positive=True),
             forbidden_modules=tuple(forbidden),
         )
+
+    def model(self, value: Any, root: Path, inputs: Mapping[str, Shape | None], params: Mapping[str, Shape | None],
+              kinks: tuple[str, ...]) -> Model:
+        if not isinstance(value, str) or not value.endswith(".py") or not (root / value).is_file():
+            raise self.fail("model", "the name of a Python file in the pack's folder (model.py)", value)
+        declared = None if any(s is None for s in [*inputs.values(), *params.values()]) else {**inputs, **params}
+        try:
+            return load_model(root / value, tuple(inputs), tuple(params), declared, kinks)
+        except ModelFileError as e:
+            raise PackError(str(root / value), "", str(e)) from None
+
+    def probe(self, model: Model, key: str, dims: Mapping[str, tuple[int, int]], cases: CaseSettings) -> list[str]:
+        """Runs the model abstractly on one shape: its tapped names, or the error blamed on ``key``."""
+        shape = dict(cases.include[0]) if cases.include else {name: low for name, (low, _) in dims.items()}
+        taps: list[str] = []
+
+        def tap(name, value, index=None):
+            if name not in taps:
+                taps.append(name)
+            return value
+
+        try:
+            shapes = model.shapes(shape)
+            args = {name: jax.tree.map(lambda s: jax.ShapeDtypeStruct(tuple(s), jnp.float64), shapes[name],
+                                       is_leaf=lambda s: isinstance(s, tuple))
+                    for name in [*model.inputs, *model.params]}
+            with jax.enable_x64(True):
+                out = jax.eval_shape(lambda a: model.call(a, tap), args)
+        except Exception as e:  # noqa: BLE001 - the pack's own code, reported with the shape it failed on
+            raise self.fail(key, f"a loss that runs on the dims {shape}", f"{type(e).__name__}: {e}") from None
+        if out.shape != ():
+            raise self.fail(key, "a loss that returns a scalar", f"shape {out.shape}")
+        return taps
 
     def dims(self, value: Any) -> dict[str, tuple[int, int]]:
         dims = {}
@@ -228,7 +287,11 @@ class _Validator:
             dims[name] = (low, high)
         return dims
 
-    def tensors(self, value: Any, section: str, dims: Mapping[str, Any]) -> dict[str, Shape]:
+    def tensors(self, value: Any, section: str, dims: Mapping[str, Any], names_only: bool = False
+                ) -> dict[str, Shape | None]:
+        if names_only and isinstance(value, list) and value:
+            # model.py computes the shapes (shapes(dims)): names in call order only.
+            return {self.name(name, f"{section}[{i}]"): None for i, name in enumerate(value)}
         tensors = {}
         for name, shape in self.mapping(value, section).items():
             key = f"{section}.{name}"
@@ -286,22 +349,25 @@ class _Validator:
             raise self.fail(f"params.{unused[0]}", "a parameter that some linear layer uses", unused[0])
         return Network(value["input"], value["label"], tuple(layers), value["loss"])
 
-    def targets(self, value: Any, inputs: Mapping[str, Shape], params: Mapping[str, Shape]) -> tuple[Target, ...]:
+    def targets(self, value: Any, differentiable: list[str]) -> tuple[Target, ...]:
         targets = []
         for name, spec in self.mapping(value, "targets").items():
             key = f"targets.{name}"
-            if name not in inputs and name not in params:
-                raise self.fail(key, f"an input or parameter ({', '.join([*inputs, *params])})", name)
+            self.name(name, key)
             spec = {} if spec is None else spec
-            if not isinstance(spec, dict) or set(spec) - {"points"}:
-                raise self.fail(key, "a mapping with the key points", spec)
-            targets.append(Target(name, self.number(spec.get("points", 1), f"{key}.points", positive=True)))
+            if not isinstance(spec, dict) or set(spec) - {"points", "of", "function"}:
+                raise self.fail(key, "a mapping with the keys points, of, function", spec)
+            of = spec.get("of", name)
+            if of not in differentiable:
+                raise self.fail(f"{key}.of" if "of" in spec else key,
+                                f"an input, a parameter or a tapped name ({', '.join(differentiable)})", of)
+            function = self.name(spec.get("function", f"grad_{name}"), f"{key}.function")
+            targets.append(Target(name, self.number(spec.get("points", 1), f"{key}.points", positive=True), of,
+                                  function))
         return tuple(targets)
 
-    def cases(self, value: Any, dims: Mapping[str, tuple[int, int]], network: Network,
-              params: Mapping[str, Shape]) -> CaseSettings:
-        value = self.mapping(value, "cases")
-        known = {"public_seed", "shapes", "per_shape", "include", "activation_margin"}
+    def cases(self, value: Mapping, dims: Mapping[str, tuple[int, int]]) -> CaseSettings:
+        known = {"public_seed", "shapes", "per_shape", "include", "activation_margin", "kinks"}
         for key in value:
             if key not in known:
                 raise self.fail(f"cases.{key}", f"one of the keys {', '.join(sorted(known))}", key)

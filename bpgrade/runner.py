@@ -13,7 +13,7 @@ import ast
 import time
 import types
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -50,23 +50,28 @@ class Limits:
 class Job:
     """What to run: the graded functions and, per case, their arguments.
 
-    ``cases[i]`` is ``(inputs, params)``: the input arrays in call order, and
-    the params dict. Every array is float64.
+    ``cases[i]`` is ``(inputs, params)``: the inputs in call order, and the
+    params dict. Every array is float64; an input or a parameter may be a
+    nest of lists and dicts of arrays. ``nested`` names the targets whose
+    gradient is such a nest, to be returned and read back leaf by leaf.
     """
 
     functions: Mapping[str, str]
-    cases: tuple[tuple[tuple[np.ndarray, ...], Mapping[str, np.ndarray]], ...]
+    cases: tuple[tuple[tuple[Any, ...], Mapping[str, Any]], ...]
     limits: Limits
     forbidden: tuple[str, ...]
+    nested: frozenset[str] = frozenset()
 
     @classmethod
-    def for_pack(cls, pack: Pack, cases: Sequence[Case], limits: Limits | None = None) -> "Job":
+    def for_pack(cls, pack: Pack, cases: Sequence[Case], limits: Limits | None = None,
+                 nested: Collection[str] = ()) -> "Job":
         return cls(
             functions={t.name: t.function for t in pack.targets},
             cases=tuple((tuple(c.tensors[n] for n in pack.inputs), {n: c.tensors[n] for n in pack.params})
                         for c in cases),
             limits=limits or Limits.for_pack(pack),
             forbidden=pack.forbidden_modules,
+            nested=frozenset(nested),
         )
 
 
@@ -74,12 +79,14 @@ class Job:
 class TargetRun:
     """What one graded function returned.
 
-    ``outputs[i]`` is its float64 result on case ``i``, for the cases before
-    ``error_case``; ``dtypes[i]`` the dtype it was returned in.
+    ``outputs[i]`` is its result on case ``i``, for the cases before
+    ``error_case``: each leaf's path (``""`` for a bare array, ``"[2].w"``
+    in a list of dicts) to its float64 array; ``dtypes`` the dtypes that the
+    leaves were returned in.
     """
 
     missing: bool = False
-    outputs: tuple[np.ndarray, ...] = ()
+    outputs: tuple[Mapping[str, np.ndarray], ...] = ()
     dtypes: tuple[str, ...] = ()
     error: str | None = None
     error_case: int | None = None
@@ -166,7 +173,7 @@ def run_functions(functions: Mapping[str, Callable], job: Job) -> RunResult:
     if used:
         return RunResult("forbidden", forbidden_message(used))
     start = time.perf_counter()
-    header, arrays = _worker.call_targets(by_target, [(list(i), dict(p)) for i, p in job.cases])
+    header, arrays = _worker.call_targets(by_target, [(list(i), dict(p)) for i, p in job.cases], job.nested)
     seconds = time.perf_counter() - start
     return RunResult("ok", targets=_target_runs(header, arrays, len(job.cases)), seconds=seconds)
 
@@ -214,16 +221,17 @@ def _target_runs(header: Mapping, arrays: Sequence[np.ndarray], n_cases: int, ex
     runs = {}
     for name in expected if expected is not None else header["targets"]:
         record = header["targets"][name]
+        outputs = tuple({str(path): arrays[i] for path, i, _ in case} for case in record["outputs"])
         run = TargetRun(
             missing=bool(record["missing"]),
-            outputs=tuple(arrays[i] for i in record["outputs"]),
-            dtypes=tuple(str(d) for d in record["dtypes"]),
+            outputs=outputs,
+            dtypes=tuple(sorted({str(dtype) for case in record["outputs"] for _, _, dtype in case})),
             error=None if record["error"] is None else str(record["error"])[:_worker.MAX_MESSAGE],
             error_case=None if record["error_case"] is None else int(record["error_case"]),
             memory=bool(record.get("memory")),
         )
         covered = 0 if run.missing else n_cases if run.error is None else run.error_case
-        if not 0 <= covered <= n_cases or len(run.outputs) != covered or len(run.dtypes) != covered:
+        if not 0 <= covered <= n_cases or len(run.outputs) != covered:
             raise ValueError(f"{name}: results for {len(run.outputs)} cases, expected {covered}")
         runs[name] = run
     return runs

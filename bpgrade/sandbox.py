@@ -136,13 +136,20 @@ class Sandbox:
     def _start_server(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         arrays: list[np.ndarray] = []
-        cases = []
-        for inputs, params in self.job.cases:
-            cases.append({"inputs": list(range(len(arrays), len(arrays) + len(inputs))),
-                          "params": {name: len(arrays) + len(inputs) + i for i, name in enumerate(params)}})
-            arrays += [*inputs, *params.values()]
+
+        def index(tree):
+            # Arrays travel once, raw; the structure around them as JSON ints.
+            if isinstance(tree, np.ndarray):
+                arrays.append(tree)
+                return len(arrays) - 1
+            if isinstance(tree, dict):
+                return {k: index(v) for k, v in tree.items()}
+            return [index(v) for v in tree]
+
+        cases = [{"inputs": index(list(inputs)), "params": index(dict(params))} for inputs, params in self.job.cases]
         limits = self.job.limits
         setup = {"functions": dict(self.job.functions), "forbidden": list(self.job.forbidden), "cases": cases,
+                 "nested": sorted(self.job.nested),
                  "scratch": str(self._scratch), "uid_base": UID_BASE,
                  "limits": {"cpu": max(1, math.ceil(limits.cpu)), "memory": limits.memory,
                             "file_size": limits.file_size, "processes": limits.processes}}

@@ -5,7 +5,9 @@ GPU's TF32 matmuls or a TPU's bfloat16 passes (both about 1e-3 off) never reach
 it: the same cases give the same truth on CPU, GPU and TPU, to rounding.
 
 Cases of one shape are stacked and graded by one ``jit(vmap(grad(loss)))``
-call; the compiled function is reused across shapes of the same pack.
+call; the compiled function is reused across shapes of the same pack. The
+gradient with respect to an intermediate (a delta, ``dC/dz``) is the gradient
+with respect to a zero added where the model taps it.
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-from typing import Mapping, NamedTuple, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
-from . import networks
 from .errors import DeviceError
-from .networks import Network
+from .models import Model
 
 BACKENDS = ("cpu", "gpu", "tpu")
 #: Batches of cases are padded to a multiple of this size (see batched_gradients).
@@ -84,74 +86,106 @@ def enable_compilation_cache() -> Path | None:
 
 
 class Evaluation(NamedTuple):
-    """Gradients and activation inputs of a batch of ``B`` cases of one shape.
+    """Gradients and tapped intermediates of a batch of ``B`` cases of one shape.
 
-    ``grads`` maps each name differentiated against to ``(B, *its shape)``;
-    ``activation_inputs`` holds, per activation layer in order, the tensor fed
-    into it, ``(B, N, width)``. All are float64 NumPy arrays.
+    ``grads`` maps each target name to its gradient, a pytree of arrays each
+    with a leading batch axis ``(B, ...)``; ``taps`` maps each tapped name to
+    its value(s) ``(B, ...)`` (a list for a name tapped with an index). All
+    arrays are float64 NumPy arrays.
     """
 
-    grads: dict[str, np.ndarray]
-    activation_inputs: list[np.ndarray]
+    grads: dict[str, Any]
+    taps: dict[str, Any]
+
+
+def _tapped(model: Model, tensors, eps):
+    """The loss with a zero added at every tap, and the tapped values."""
+    values: dict[str, Any] = {}
+
+    def tap(name, value, index=None):
+        if index is None:
+            values[name] = value
+            return value + eps[name] if eps is not None else value
+        values.setdefault(name, {})[index] = value
+        return value + eps[name][index] if eps is not None else value
+
+    out = model.call(tensors, tap)
+    # Indexed taps become lists in index order.
+    return out, {k: [v[i] for i in sorted(v)] if isinstance(v, dict) else v for k, v in values.items()}
+
+
+def tapped_values(model: Model, tensors: Mapping[str, Any]) -> dict[str, Any]:
+    """The intermediates that ``model`` taps on one case (for :func:`jax.eval_shape`)."""
+    return _tapped(model, tensors, None)[1]
 
 
 @functools.lru_cache(maxsize=None)
-def _batched(network: Network, wrt: tuple[str, ...]):
+def _batched(model: Model, wanted: tuple[tuple[str, str], ...]):
     def one(tensors):
-        def loss(t):
-            output, acts = networks.forward(network, t)
-            return networks.LOSSES[network.loss](output, t[network.label]), acts
+        _, shapes = _tapped(model, tensors, None)
+        zeros = jax.tree.map(jnp.zeros_like, shapes)
 
-        grads, acts = jax.grad(loss, has_aux=True)(tensors)
-        return {name: grads[name] for name in wrt}, acts
+        def loss(t, eps):
+            return _tapped(model, t, eps)
+
+        (g_tensors, g_taps), taps = jax.grad(loss, argnums=(0, 1), has_aux=True)(tensors, zeros)
+        return {target: g_tensors[of] if of in g_tensors else g_taps[of] for target, of in wanted}, taps
 
     return jax.jit(jax.vmap(one))
 
 
-def evaluate(network: Network, wrt: Sequence[str], stacked: Mapping[str, np.ndarray],
+def evaluate(model: Model, wanted: Mapping[str, str], stacked: Mapping[str, Any],
              device: jax.Device | None = None) -> Evaluation:
-    """Gradients of the loss, and the activation inputs, for a batch of cases of one shape.
+    """Gradients of the loss, and the tapped intermediates, for a batch of cases of one shape.
 
     Args:
-      network: the pack's network.
-      wrt: names of the tensors to differentiate with respect to.
-      stacked: every tensor the loss reads, float64, each with a leading batch
-        axis ``B``: ``{"x": (B, N, d), "w1": (B, d, h), ...}``.
+      model: the pack's model.
+      wanted: target name to what it differentiates with respect to: an
+        input, a parameter or a tapped name (``{"delta2": "z2", "w1": "w1"}``).
+      stacked: every argument of the loss, float64, each leaf with a leading
+        batch axis ``B``: ``{"x": (B, N, d), "w1": (B, d, h), ...}``.
       device: where to compute; JAX's default device when None.
 
     Raises:
       DeviceError: the device failed (out of memory, lost).
     """
     device = device or select_device()
-    size = len(next(iter(stacked.values())))
+    size = len(jax.tree.leaves(stacked)[0])
     # Batches are padded (with copies of the first case) to a multiple of
     # BATCH so that the screening of candidate cases and the grading of the
     # chosen ones share one compiled program per shape (about 0.2 s each).
     padded = -size % BATCH
+
+    def put(v):
+        return jax.device_put(np.concatenate([v, np.repeat(v[:1], padded, 0)]).astype(np.float64), device)
+
+    def get(v):
+        return np.asarray(v, np.float64)[:size]
+
     with jax.enable_x64(True), jax.default_matmul_precision("highest"):
         try:
-            on_device = {k: jax.device_put(np.concatenate([v, np.repeat(v[:1], padded, 0)]).astype(np.float64),
-                                           device) for k, v in stacked.items()}
-            grads, acts = _batched(network, tuple(wrt))(on_device)
-            return Evaluation({k: np.asarray(v, np.float64)[:size] for k, v in grads.items()},
-                              [np.asarray(a, np.float64)[:size] for a in acts])
+            grads, taps = _batched(model, tuple(wanted.items()))(jax.tree.map(put, dict(stacked)))
+            return Evaluation(jax.tree.map(get, grads), jax.tree.map(get, taps))
         except jax.errors.JaxRuntimeError as e:
             # Out of device memory, a lost device: the user's machine, not a bug.
             reason = str(e).strip().splitlines()[0]
             raise DeviceError(f"computing the truth on {device.platform} failed: {reason}") from None
 
 
-def gradients(network: Network, wrt: Sequence[str], cases: Sequence, device: jax.Device | None = None
-              ) -> list[dict[str, np.ndarray]]:
+def gradients(model: Model, wanted: Mapping[str, str], cases: Sequence, device: jax.Device | None = None
+              ) -> list[dict[str, Any]]:
     """The true gradients of every case, grouped by shape for one call per shape.
 
     Args:
+      wanted: target name to what it differentiates with respect to (see
+        :func:`evaluate`).
       cases: :class:`~bpgrade.cases.Case` objects (anything with ``dims`` and
         ``tensors``).
 
     Returns:
       One ``{target name: gradient}`` dict per case, in the order of ``cases``;
-      each gradient has the shape of its tensor and dtype float64.
+      each gradient is a float64 array (or a pytree of them) of the shape of
+      what it differentiates with respect to.
     """
     groups: dict[tuple, list[int]] = {}
     for i, case in enumerate(cases):
@@ -159,8 +193,9 @@ def gradients(network: Network, wrt: Sequence[str], cases: Sequence, device: jax
     result: list[dict[str, np.ndarray]] = [{} for _ in cases]
     for indices in groups.values():
         names = cases[indices[0]].tensors.keys()
-        stacked = {k: np.stack([cases[i].tensors[k] for i in indices]) for k in names}
-        out = evaluate(network, wrt, stacked, device).grads
+        stacked = {k: jax.tree.map(lambda *leaves: np.stack(leaves), *[cases[i].tensors[k] for i in indices])
+                   for k in names}
+        out = evaluate(model, wanted, stacked, device).grads
         for j, i in enumerate(indices):
-            result[i] = {k: v[j] for k, v in out.items()}
+            result[i] = jax.tree.map(lambda v: v[j], out)
     return result

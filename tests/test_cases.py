@@ -66,7 +66,7 @@ def test_relu_inputs_keep_the_margin_and_mix_active_and_inactive(mlp2, seed):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_no_true_gradient_is_all_zero(mlp2, seed):
     cases = bpgrade.generate_cases(mlp2, seed)
-    for grads in truth.gradients(mlp2.network, ["w1", "b1", "w2", "b2", "x"], cases):
+    for grads in truth.gradients(mlp2.model, {n: n for n in ["w1", "b1", "w2", "b2", "x"]}, cases):
         for g in grads.values():
             assert np.abs(g).max() > 1e-4
 
@@ -75,6 +75,6 @@ def test_tensors_are_float64_of_the_declared_shapes(mlp2, public_cases):
     for case in public_cases:
         for name, array in case.tensors.items():
             assert array.dtype == np.float64
-            assert array.shape == mlp2.concrete_shape(name, case.dims)
+            assert array.shape == mlp2.model.shapes(case.dims)[name]
         assert case.describe().startswith(f"case {case.index} (N=")
 

@@ -10,7 +10,7 @@ from bpgrade.runner import TargetRun
 
 @pytest.fixture(scope="module")
 def w1_truth(mlp2, public_cases):
-    return [g["w1"] for g in truth.gradients(mlp2.network, ["w1"], public_cases)]
+    return [g["w1"] for g in truth.gradients(mlp2.model, {"w1": "w1"}, public_cases)]
 
 
 @pytest.fixture(scope="module")
@@ -18,8 +18,18 @@ def w1(mlp2):
     return mlp2.targets[0]
 
 
+def run(outputs, **kw):
+    """A TargetRun of plain arrays, one per case."""
+    return TargetRun(outputs=tuple({"": o} for o in outputs), **kw)
+
+
+def compare(mlp2, w1, cases, expected, target_run):
+    [result] = compare_target(mlp2, w1, cases, [Expected.of(expected)], target_run)
+    return result
+
+
 def grade(mlp2, w1, cases, outputs, **kw):
-    return compare_target(mlp2, w1, cases, Expected.of(outputs["expected"]), TargetRun(outputs=tuple(outputs["got"]), **kw))
+    return compare(mlp2, w1, cases, outputs["expected"], run(outputs["got"], **kw))
 
 
 def test_rounding_noise_passes(mlp2, w1, public_cases, w1_truth):
@@ -54,29 +64,26 @@ def test_tolerance_scales_with_the_gradient(mlp2, w1, public_cases, w1_truth):
 
 
 def test_checks_run_in_order_missing_shape_error_nonfinite(mlp2, w1, public_cases, w1_truth):
-    assert compare_target(mlp2, w1, public_cases, Expected.of(w1_truth), TargetRun(missing=True)).diagnosis.code == "missing"
+    assert compare(mlp2, w1, public_cases, w1_truth, TargetRun(missing=True)).diagnosis.code == "missing"
     wrong_shape = [e.T for e in w1_truth[:3]]
-    result = compare_target(mlp2, w1, public_cases, Expected.of(w1_truth),
-                            TargetRun(outputs=tuple(wrong_shape), error="ValueError: x", error_case=3))
+    result = compare(mlp2, w1, public_cases, w1_truth, run(wrong_shape, error="ValueError: x", error_case=3))
     assert result.diagnosis.code == "shape"
-    result = compare_target(mlp2, w1, public_cases, Expected.of(w1_truth),
-                            TargetRun(outputs=tuple(w1_truth[:3]), error="ValueError: boom", error_case=3))
+    result = compare(mlp2, w1, public_cases, w1_truth, run(w1_truth[:3], error="ValueError: boom", error_case=3))
     assert result.diagnosis.code == "error" and "ValueError: boom in case 3 (" in result.message
     inf = [e.copy() for e in w1_truth]
     inf[4][1, 0] = np.inf
-    result = compare_target(mlp2, w1, public_cases, Expected.of(w1_truth), TargetRun(outputs=tuple(inf)))
+    result = compare(mlp2, w1, public_cases, w1_truth, run(inf))
     assert result.diagnosis.code == "nonfinite" and "w1[1, 0] is inf in case 4" in result.message
 
 
 def test_results_for_too_few_cases_never_pass(mlp2, w1, public_cases, w1_truth):
-    result = compare_target(mlp2, w1, public_cases, Expected.of(w1_truth), TargetRun(outputs=tuple(w1_truth[:5])))
+    result = compare(mlp2, w1, public_cases, w1_truth, run(w1_truth[:5]))
     assert not result.passed and result.diagnosis.code == "error"
 
 
 def test_low_precision_results_are_named(mlp2, w1, public_cases, w1_truth):
     got = [e.astype(np.float32).astype(np.float64) for e in w1_truth]
-    result = compare_target(mlp2, w1, public_cases, Expected.of(w1_truth),
-                            TargetRun(outputs=tuple(got), dtypes=("float32",) * len(got)))
+    result = compare(mlp2, w1, public_cases, w1_truth, run(got, dtypes=("float32",)))
     assert not result.passed and "float32" in result.message
 
 

@@ -17,7 +17,7 @@ from bpgrade import truth
 
 from conftest import REFERENCE
 
-TARGETS = ["w1", "b1", "w2", "b2", "x"]
+WANTED = {n: n for n in ["w1", "b1", "w2", "b2", "x"]}
 
 
 def _accelerator() -> str | None:
@@ -37,10 +37,10 @@ pytestmark = pytest.mark.skipif(ACCELERATOR is None, reason="no GPU or TPU on th
 @pytest.mark.parametrize("seed", [None, 1, 987654321])
 def test_truth_on_the_accelerator_equals_the_cpu_truth_to_rounding(mlp2, seed):
     cases = bpgrade.generate_cases(mlp2, seed)
-    on_cpu = truth.gradients(mlp2.network, TARGETS, cases, truth.select_device("cpu"))
-    on_acc = truth.gradients(mlp2.network, TARGETS, cases, truth.select_device(ACCELERATOR))
+    on_cpu = truth.gradients(mlp2.model, WANTED, cases, truth.select_device("cpu"))
+    on_acc = truth.gradients(mlp2.model, WANTED, cases, truth.select_device(ACCELERATOR))
     for c, a in zip(on_cpu, on_acc):
-        for name in TARGETS:
+        for name in WANTED:
             assert a[name].dtype == np.float64
             scale = np.max(np.abs(c[name]))
             assert np.max(np.abs(a[name] - c[name])) <= 1e-13 * scale, name

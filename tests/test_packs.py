@@ -17,7 +17,7 @@ def test_shipped_pack_loads(mlp2):
     assert [t.name for t in mlp2.targets] == ["w1", "b1", "w2", "b2", "x"]
     assert [t.function for t in mlp2.targets][0] == "grad_w1"
     assert mlp2.max_score == 5.0
-    assert mlp2.shape_of("w1") == ("d", "h") and mlp2.concrete_shape("w1", {"N": 2, "d": 3, "h": 4}) == (3, 4)
+    assert mlp2.shape_of("w1") == ("d", "h") and mlp2.model.shapes({"N": 2, "d": 3, "h": 4})["w1"] == (3, 4)
     assert mlp2.template.is_file() and mlp2.readme.is_file()
     assert mlp2.tolerance.rtol == 1e-9
     assert "jax" in mlp2.forbidden_modules and "torch" in mlp2.forbidden_modules
@@ -69,7 +69,7 @@ BAD = [
      "network.layers[0]", "parameters declared"),
     ("shapes that do not chain", _set(["params", "w2"], ["d", 1]), "network.layers[2]", "weight of shape"),
     ("label of the wrong width", _set(["inputs", "y"], ["N", 2]), "network.label", "output width"),
-    ("target that is no tensor", _set(["targets", "u1"], {"points": 1}), "targets.u1", "input or parameter"),
+    ("target that is no tensor", _set(["targets", "u1"], {"points": 1}), "targets.u1", "an input, a parameter or a tapped name"),
     ("points not a number", _set(["targets", "w1"], {"points": "many"}), "targets.w1.points", "positive number"),
     ("negative points", _set(["targets", "w1"], {"points": -1}), "targets.w1.points", "positive number"),
     ("include shape out of range", _set(["cases", "include", 0], {"N": 99, "d": 3, "h": 4}),

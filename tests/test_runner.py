@@ -192,8 +192,7 @@ def test_wire_rejects_bad_frames(mangle):
 
 
 def test_forged_results_for_too_few_cases_are_rejected():
-    header = {"targets": {"w1": {"missing": False, "error": None, "error_case": None, "outputs": [],
-                                 "dtypes": []}}}
+    header = {"targets": {"w1": {"missing": False, "error": None, "error_case": None, "outputs": []}}}
     with pytest.raises(ValueError):
         runner._target_runs(header, [], n_cases=24)
 

@@ -11,6 +11,7 @@ from bpgrade import networks, truth
 from bpgrade.errors import DeviceError
 
 TARGETS = ["w1", "b1", "w2", "b2", "x"]
+WANTED = {n: n for n in TARGETS}
 
 
 def hand_gradients(t):
@@ -31,7 +32,7 @@ def test_truth_matches_finite_differences(mlp2, public_cases):
 
 
 def test_truth_matches_the_hand_computation(mlp2, public_cases):
-    got = truth.gradients(mlp2.network, TARGETS, public_cases)
+    got = truth.gradients(mlp2.model, WANTED, public_cases)
     for case, g in zip(public_cases, got):
         want = hand_gradients(case.tensors)
         for name in TARGETS:
@@ -42,7 +43,7 @@ def test_truth_matches_the_hand_computation(mlp2, public_cases):
 
 def test_truth_is_float64_even_outside_an_x64_context(mlp2, public_cases):
     assert not jax.config.jax_enable_x64
-    g = truth.gradients(mlp2.network, ["w1"], public_cases[:2])
+    g = truth.gradients(mlp2.model, {"w1": "w1"}, public_cases[:2])
     assert g[0]["w1"].dtype == np.float64
     # float32 would be off by ~1e-7 relative; float64 agrees with NumPy to rounding.
     want = hand_gradients(public_cases[0].tensors)["w1"]
@@ -54,23 +55,23 @@ def test_truth_programs_ask_for_the_highest_matmul_precision(mlp2, public_cases)
     # compiled program must name HIGHEST for every dot, whatever the context.
     stacked = {k: np.stack([public_cases[0].tensors[k]] * truth.BATCH) for k in public_cases[0].tensors}
     with jax.enable_x64(True), jax.default_matmul_precision("bfloat16"):
-        text = truth._batched(mlp2.network, tuple(TARGETS)).lower(stacked).as_text()
+        text = truth._batched(mlp2.model, tuple(WANTED.items())).lower(stacked).as_text()
     dots = [line for line in text.splitlines() if "dot_general" in line]
     assert dots and all("HIGHEST" in line for line in dots), dots
 
 
-def test_evaluate_returns_activation_inputs(mlp2, public_cases):
+def test_evaluate_returns_the_tapped_activation_inputs(mlp2, public_cases):
     case = public_cases[5]
     stacked = {k: v[None] for k, v in case.tensors.items()}
-    ev = truth.evaluate(mlp2.network, ["b2"], stacked)
-    np.testing.assert_allclose(ev.activation_inputs[0][0], case.tensors["x"] @ case.tensors["w1"] + case.tensors["b1"],
+    ev = truth.evaluate(mlp2.model, {"b2": "b2"}, stacked)
+    np.testing.assert_allclose(ev.taps["act0"][0], case.tensors["x"] @ case.tensors["w1"] + case.tensors["b1"],
                                rtol=1e-14)
     assert ev.grads["b2"].shape == (1, 1)
 
 
 def test_batches_of_any_size_give_the_same_truth(mlp2, public_cases):
-    one = truth.gradients(mlp2.network, TARGETS, public_cases[:1])
-    many = truth.gradients(mlp2.network, TARGETS, public_cases)
+    one = truth.gradients(mlp2.model, WANTED, public_cases[:1])
+    many = truth.gradients(mlp2.model, WANTED, public_cases)
     for name in TARGETS:
         np.testing.assert_array_equal(one[0][name], many[0][name])
 
@@ -92,7 +93,7 @@ def test_a_failing_device_is_a_device_error(mlp2, public_cases, monkeypatch):
     monkeypatch.setattr(truth, "_batched", lambda network, wrt: out_of_memory)
     stacked = {k: v[None] for k, v in public_cases[0].tensors.items()}
     with pytest.raises(DeviceError, match=r"on cpu failed: RESOURCE_EXHAUSTED: .* out of memory$"):
-        truth.evaluate(mlp2.network, ["b2"], stacked, truth.select_device("cpu"))
+        truth.evaluate(mlp2.model, {"b2": "b2"}, stacked, truth.select_device("cpu"))
 
 
 def test_the_command_line_leaves_accelerator_memory_to_others(monkeypatch):

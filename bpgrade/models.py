@@ -1,0 +1,129 @@
+"""A pack's model: its loss as a pure JAX function, with named intermediates.
+
+A :class:`Model` is what the truth differentiates and what the cases are drawn
+for. It comes either from the declarative ``network:`` of ``exercise.yaml``
+(:func:`from_network`) or from a pack's own ``model.py`` (:func:`load_model`),
+which defines::
+
+    def loss(x, y, params, tap):          # the inputs in exercise.yaml's order, then params
+        z = tap("z", x @ params["w"] + params["b"])
+        return ...                        # a scalar
+
+``tap(name, value)`` returns ``value`` and names it; ``tap(name, value, i)``
+names the ``i``-th of a list (one per layer, say). A target ``of`` a tapped
+name is the gradient of the loss with respect to that intermediate (a delta):
+the truth adds a zero at the tap and differentiates with respect to it.
+
+Optionally, ``model.py`` also defines ``shapes(dims)`` (every argument's
+shape, or a pytree of shapes, for the given dims: for parameters whose
+structure varies, such as a list of layers) and ``draw(dims, rng, batch)``
+(the arguments it wants drawn otherwise than standard normal, each with a
+leading batch axis). A pack's Python code is trusted: it runs in the grader,
+never in a worker.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from . import networks
+from .networks import Network
+
+Tap = Callable[..., Any]
+#: A shape: a tuple of ints; parameters may be a pytree (dicts, lists) of them.
+ShapeTree = Any
+
+
+@dataclass(frozen=True, eq=False)
+class Model:
+    """A loss over named arguments, with named intermediates.
+
+    ``loss(*inputs, params, tap)`` returns a scalar; ``inputs`` names the
+    positional arguments and ``params`` the keys of the params dict (each a
+    tensor or a pytree of tensors). ``shapes(dims)`` maps each of those names
+    to a shape tree; ``draw(dims, rng, batch)``, when set, draws some
+    arguments itself. ``kinks`` are tapped names whose entries must stay away
+    from 0, with both signs in every case (ReLU inputs).
+    """
+
+    inputs: tuple[str, ...]
+    params: tuple[str, ...]
+    loss: Callable[..., Any]
+    shapes: Callable[[Mapping[str, int]], Mapping[str, ShapeTree]]
+    draw: Callable[[Mapping[str, int], np.random.Generator, int], Mapping[str, Any]] | None = None
+    kinks: tuple[str, ...] = ()
+
+    def call(self, tensors: Mapping[str, Any], tap: Tap) -> Any:
+        """The loss of one case, from its flat ``{name: tensor}`` dict."""
+        params = {name: tensors[name] for name in self.params}
+        return self.loss(*(tensors[name] for name in self.inputs), params, tap)
+
+
+def symbolic_shapes(shapes: Mapping[str, tuple]) -> Callable[[Mapping[str, int]], dict[str, tuple]]:
+    """``shapes(dims)`` for shapes written with dim names: ``{"w": ("d", "h")}``."""
+    def concrete(dims: Mapping[str, int]) -> dict[str, tuple]:
+        return {name: tuple(dims[a] if isinstance(a, str) else a for a in shape) for name, shape in shapes.items()}
+    return concrete
+
+
+def from_network(network: Network, inputs: Mapping[str, tuple], params: Mapping[str, tuple]) -> Model:
+    """The model of a declarative network; its activation inputs are tapped as
+    ``act0``, ``act1``, ... and those of ReLU layers are its kinks."""
+    kinds = [layer.kind for layer in network.layers if layer.kind != "linear"]
+
+    def loss(*args):
+        *values, params_, tap = args
+        tensors = {**dict(zip(inputs, values)), **params_}
+        h = tensors[network.input]
+        index = 0
+        for layer in network.layers:
+            if layer.kind == "linear":
+                h = networks.linear({"w": tensors[layer.weight], "b": tensors[layer.bias]}, h)
+            else:
+                h = networks.ACTIVATIONS[layer.kind](tap(f"act{index}", h))
+                index += 1
+        return networks.LOSSES[network.loss](h, tensors[network.label])
+
+    return Model(tuple(inputs), tuple(params), loss, symbolic_shapes({**inputs, **params}),
+                 kinks=tuple(f"act{i}" for i, kind in enumerate(kinds) if kind == "relu"))
+
+
+class ModelFileError(Exception):
+    """A ``model.py`` that cannot be loaded: says what is wrong (the pack names the file)."""
+
+
+def load_model(path: Path, inputs: tuple[str, ...], params: tuple[str, ...],
+               declared: Mapping[str, tuple] | None, kinks: tuple[str, ...]) -> Model:
+    """The model that a pack's ``model.py`` defines.
+
+    Args:
+      path: the file.
+      inputs, params: the argument names, from exercise.yaml.
+      declared: symbolic shapes from exercise.yaml, used when the file defines
+        no ``shapes``; None when exercise.yaml gives names only.
+      kinks: tapped names to keep away from 0.
+
+    Raises:
+      ModelFileError: the file fails to import or lacks what it must define.
+    """
+    spec = importlib.util.spec_from_file_location(f"bpgrade_pack_model_{abs(hash(str(path)))}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:  # noqa: BLE001 - report any failure of the pack's own code with its file
+        raise ModelFileError(f"failed to import: {type(e).__name__}: {e}") from None
+    loss = getattr(module, "loss", None)
+    if not callable(loss):
+        raise ModelFileError("no function loss(*inputs, params, tap)")
+    shapes = getattr(module, "shapes", None)
+    if shapes is None:
+        if declared is None:
+            raise ModelFileError("no function shapes(dims), and exercise.yaml gives no shapes")
+        shapes = symbolic_shapes(declared)
+    draw = getattr(module, "draw", None)
+    return Model(inputs, params, loss, shapes, draw if callable(draw) else None, kinks)
