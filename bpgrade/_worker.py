@@ -207,7 +207,7 @@ def call_targets(functions: Mapping[str, Callable | None], cases: Sequence[tuple
     Args:
       functions: target name to the submission's function (None when missing).
       cases: per case, the positional inputs and the params dict (arrays, or
-        nests of lists and dicts of arrays).
+        nests of lists and dicts of arrays); params None: no params argument.
       nested: the targets whose gradient is a nest of arrays (a list of
         layers); the others are one array each.
 
@@ -228,7 +228,7 @@ def call_targets(functions: Mapping[str, Callable | None], cases: Sequence[tuple
         for index, (inputs, params) in enumerate(cases):
             # Fresh copies: a function that changes its arguments in place
             # must not change what the next function sees.
-            args = [_copy(a) for a in inputs] + [{k: _copy(v) for k, v in params.items()}]
+            args = [_copy(a) for a in inputs] + ([] if params is None else [_copy(params)])
             try:
                 returned = fn(*args)
                 if name not in nested:
@@ -255,6 +255,8 @@ def call_targets(functions: Mapping[str, Callable | None], cases: Sequence[tuple
 
 def build(structure: Any, arrays: Sequence[np.ndarray]) -> Any:
     """A nest of lists and dicts whose ints index ``arrays``, with the arrays put in."""
+    if structure is None:
+        return None
     if isinstance(structure, int):
         return arrays[structure]
     if isinstance(structure, dict):

@@ -51,8 +51,8 @@ class Case:
 
     def describe(self) -> str:
         """``"case 3 (N=1, d=3, h=4, seed 0)"``."""
-        dims = ", ".join(f"{k}={v}" for k, v in self.dims.items())
-        return f"case {self.index} ({dims}, seed {self.seed})"
+        dims = "".join(f"{k}={v}, " for k, v in self.dims.items())
+        return f"case {self.index} ({dims}seed {self.seed})"
 
 
 def generate_cases(pack: Pack, seed: int | None = None) -> tuple[Case, ...]:

@@ -102,6 +102,19 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="the export (default: jsonl)")
     merge.add_argument("-o", "--output", metavar="FILE", help="write the export to FILE instead of stdout")
 
+    selftest = commands.add_parser(
+        "selftest", help="check that packs grade their own solutions right",
+        description="Grade each pack's reference solution (selftest/reference.py: it must pass every target) and "
+                    "its wrong solutions (selftest/*.py: each must fail exactly the targets its FAILS list "
+                    "declares) on several seeds, each in the sandbox. Exit code 0 when all hold, 1 when one does "
+                    "not, 2 for a bad pack.")
+    selftest.add_argument("-e", "--exercise", action="append", metavar="EXERCISE",
+                          help="a shipped exercise or the path of a pack folder; repeat for several "
+                               "(default: every shipped exercise)")
+    selftest.add_argument("--seeds", type=_seeds, default=None, metavar="S,S,...",
+                          help="the case sets, 'public' for the public one (default: public,1,2)")
+    selftest.add_argument("--device", choices=("cpu", "gpu", "tpu"), help="where jax computes the truth")
+
     commands.add_parser("list", help="list the shipped exercises", description="List the shipped exercises.")
 
     init = commands.add_parser("init", help="write an exercise's template to fill in",
@@ -127,6 +140,13 @@ def _positive(convert, what: str):
 
 
 _positive_int = _positive(int, "whole number")
+
+
+def _seeds(text: str) -> list[int | None]:
+    try:
+        return [None if s.strip() == "public" else int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seeds separated by commas, got {text!r}") from None
 _positive_float = _positive(float, "number of seconds")
 
 
@@ -138,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
 
     truth.share_accelerator()
     try:
-        return {"check": _check, "grade": _grade, "merge": _merge, "list": _list, "init": _init}[args.command](args)
+        return {"check": _check, "grade": _grade, "merge": _merge, "selftest": _selftest, "list": _list,
+                "init": _init}[args.command](args)
     except BpgradeError as e:
         print(f"bpgrade: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -240,6 +261,25 @@ class _ProgressLine:
         graded = p.done - p.skipped
         self.say(f"graded {graded} and skipped {p.skipped} already graded in {p.elapsed:.1f} s"
                  + (f" ({graded / p.elapsed:.0f}/s)" if graded and p.elapsed > 0 else ""))
+
+
+def _selftest(args) -> int:
+    from . import selftest, truth
+    from .packs import load_pack, shipped_packs
+
+    truth.enable_compilation_cache()
+    packs = [load_pack(e) for e in args.exercise or shipped_packs()]
+    seeds = args.seeds or selftest.DEFAULT_SEEDS
+    wrong = total = 0
+    start = time.monotonic()
+    for pack in packs:
+        for outcome in selftest.run(pack, seeds, device=args.device):
+            total += 1
+            wrong += not outcome.ok
+            print(("ok    " if outcome.ok else "WRONG ") + outcome.describe(), flush=True)
+    print(f"selftest: {total - wrong} of {total} held ({len(packs)} packs, {len(seeds)} seeds, "
+          f"{time.monotonic() - start:.1f} s)")
+    return EXIT_PASSED if not wrong else EXIT_FAILED
 
 
 def _list(args) -> int:

@@ -157,9 +157,9 @@ class _Validator:
     def fail(self, key: str, expected: str, got: Any = None) -> PackError:
         return PackError(self.file, key, expected, got)
 
-    def mapping(self, value: Any, key: str) -> dict:
-        if not isinstance(value, dict) or not value:
-            raise self.fail(key, "a non-empty mapping", value)
+    def mapping(self, value: Any, key: str, empty: bool = False) -> dict:
+        if not isinstance(value, dict) or not (value or empty):
+            raise self.fail(key, "a mapping" if empty else "a non-empty mapping", value)
         return value
 
     def name(self, value: Any, key: str) -> str:
@@ -201,6 +201,8 @@ class _Validator:
         names_only = "model" in data
         inputs = self.tensors(data["inputs"], "inputs", dims, names_only)
         params = self.tensors(data["params"], "params", dims, names_only)
+        if not inputs and not params:
+            raise self.fail("inputs", "at least one input or parameter")
         if clashes := sorted(set(inputs) & set(params)):
             raise self.fail(f"params.{clashes[0]}", "a name not already used by an input", clashes[0])
         cases_value = self.mapping(data["cases"], "cases")
@@ -275,7 +277,7 @@ class _Validator:
 
     def dims(self, value: Any) -> dict[str, tuple[int, int]]:
         dims = {}
-        for name, bounds in self.mapping(value, "dims").items():
+        for name, bounds in self.mapping(value, "dims", empty=True).items():
             key = f"dims.{name}"
             self.name(name, key)
             if not isinstance(bounds, list) or len(bounds) != 2:
@@ -293,7 +295,7 @@ class _Validator:
             # model.py computes the shapes (shapes(dims)): names in call order only.
             return {self.name(name, f"{section}[{i}]"): None for i, name in enumerate(value)}
         tensors = {}
-        for name, shape in self.mapping(value, section).items():
+        for name, shape in self.mapping(value, section, empty=True).items():
             key = f"{section}.{name}"
             self.name(name, key)
             if not isinstance(shape, list):

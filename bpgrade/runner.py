@@ -51,13 +51,13 @@ class Job:
     """What to run: the graded functions and, per case, their arguments.
 
     ``cases[i]`` is ``(inputs, params)``: the inputs in call order, and the
-    params dict. Every array is float64; an input or a parameter may be a
+    params dict (None for a pack without parameters: then no params argument). Every array is float64; an input or a parameter may be a
     nest of lists and dicts of arrays. ``nested`` names the targets whose
     gradient is such a nest, to be returned and read back leaf by leaf.
     """
 
     functions: Mapping[str, str]
-    cases: tuple[tuple[tuple[Any, ...], Mapping[str, Any]], ...]
+    cases: tuple[tuple[tuple[Any, ...], Mapping[str, Any] | None], ...]
     limits: Limits
     forbidden: tuple[str, ...]
     nested: frozenset[str] = frozenset()
@@ -67,8 +67,9 @@ class Job:
                  nested: Collection[str] = ()) -> "Job":
         return cls(
             functions={t.name: t.function for t in pack.targets},
-            cases=tuple((tuple(c.tensors[n] for n in pack.inputs), {n: c.tensors[n] for n in pack.params})
-                        for c in cases),
+            # A pack without parameters calls f(*inputs), with no params dict.
+            cases=tuple((tuple(c.tensors[n] for n in pack.inputs),
+                         {n: c.tensors[n] for n in pack.params} if pack.params else None) for c in cases),
             limits=limits or Limits.for_pack(pack),
             forbidden=pack.forbidden_modules,
             nested=frozenset(nested),
@@ -173,7 +174,7 @@ def run_functions(functions: Mapping[str, Callable], job: Job) -> RunResult:
     if used:
         return RunResult("forbidden", forbidden_message(used))
     start = time.perf_counter()
-    header, arrays = _worker.call_targets(by_target, [(list(i), dict(p)) for i, p in job.cases], job.nested)
+    header, arrays = _worker.call_targets(by_target, job.cases, job.nested)
     seconds = time.perf_counter() - start
     return RunResult("ok", targets=_target_runs(header, arrays, len(job.cases)), seconds=seconds)
 

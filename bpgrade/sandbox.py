@@ -139,6 +139,8 @@ class Sandbox:
 
         def index(tree):
             # Arrays travel once, raw; the structure around them as JSON ints.
+            if tree is None:
+                return None
             if isinstance(tree, np.ndarray):
                 arrays.append(tree)
                 return len(arrays) - 1
@@ -146,7 +148,7 @@ class Sandbox:
                 return {k: index(v) for k, v in tree.items()}
             return [index(v) for v in tree]
 
-        cases = [{"inputs": index(list(inputs)), "params": index(dict(params))} for inputs, params in self.job.cases]
+        cases = [{"inputs": index(list(inputs)), "params": index(params)} for inputs, params in self.job.cases]
         limits = self.job.limits
         setup = {"functions": dict(self.job.functions), "forbidden": list(self.job.forbidden), "cases": cases,
                  "nested": sorted(self.job.nested),
