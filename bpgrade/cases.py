@@ -153,7 +153,7 @@ def _draw(pack: Pack, dims: Mapping[str, int], seeds: list[int], count: int) -> 
                 a = a.reshape(truth.BATCH, -1)
                 ok &= (np.abs(a) >= pack.cases.activation_margin).all(1) & (a > 0).any(1) & (a < 0).any(1)
         for j in np.flatnonzero(ok):
-            found.append(jax.tree.map(lambda v: v[j], batch))
+            found.append(jax.tree.map(lambda v: np.array(v[j]), batch))  # 0-d arrays, not NumPy scalars
             if len(found) == count:
                 return found
     return None

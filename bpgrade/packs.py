@@ -32,6 +32,8 @@ DEFAULT_FORBIDDEN = ("jax", "jaxlib", "torch", "autograd", "tensorflow", "keras"
 
 Shape = tuple[str | int, ...]
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: A pack's name may also hold hyphens (softmax-ce); tensor and target names may not.
+_PACK_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,7 @@ def load_pack(name_or_path: str | Path) -> Pack:
         path = path.parent
     if not (path / PACK_FILE).is_file():
         shipped = SHIPPED_DIR / str(name_or_path)
-        if not _NAME.match(str(name_or_path)) or not (shipped / PACK_FILE).is_file():
+        if not _PACK_NAME.match(str(name_or_path)) or not (shipped / PACK_FILE).is_file():
             raise PackError(str(name_or_path), "", f"the name of a shipped pack ({', '.join(shipped_packs())}) "
                             f"or a folder holding {PACK_FILE}")
         path = shipped
@@ -165,6 +167,11 @@ class _Validator:
     def name(self, value: Any, key: str) -> str:
         if not isinstance(value, str) or not _NAME.match(value):
             raise self.fail(key, "a name made of letters, digits and _", value)
+        return value
+
+    def pack_name(self, value: Any) -> str:
+        if not isinstance(value, str) or not _PACK_NAME.match(value):
+            raise self.fail("name", "a name made of letters, digits, _ and -", value)
         return value
 
     def number(self, value: Any, key: str, *, positive: bool = False, integer: bool = False) -> float:
@@ -227,7 +234,7 @@ class _Validator:
         if not isinstance(forbidden, list) or not all(isinstance(m, str) and m for m in forbidden):
             raise self.fail("forbidden_modules", "a list of module names", forbidden)
         return Pack(
-            name=self.name(data["name"], "name"),
+            name=self.pack_name(data["name"]),
             title=title,
             root=root,
             dims=dims,

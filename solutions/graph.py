@@ -1,0 +1,1 @@
+../exercises/graph/selftest/reference.py

@@ -1,0 +1,1 @@
+../exercises/neuron3/selftest/reference.py

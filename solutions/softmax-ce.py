@@ -1,0 +1,1 @@
+../exercises/softmax-ce/selftest/reference.py
