@@ -32,6 +32,11 @@ A submission is a Python file that defines the exercise's gradient functions
 Course staff grade a folder of submissions into a gradebook:
 
   bpgrade grade submissions/ -e mlp2 --seed 31337 --format csv -o grades.csv
+
+Instructors write packs of their own:
+
+  bpgrade new my-exercise            a pack that passes its own self-test
+  bpgrade selftest -e my-exercise    its reference and wrong solutions graded as declared
 """
 
 
@@ -115,6 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
                           help="the case sets, 'public' for the public one (default: public,1,2)")
     selftest.add_argument("--device", choices=("cpu", "gpu", "tpu"), help="where jax computes the truth")
 
+    new = commands.add_parser(
+        "new", help="start a new exercise pack",
+        description="Write a new pack folder NAME (exercise.yaml, model.py, template.py, README.md and a "
+                    "self-test) that passes 'bpgrade selftest -e DIR/NAME' as it is; edit it from there "
+                    "(docs/authoring.md).")
+    new.add_argument("name", metavar="NAME", help="the pack's name: letters, digits, _ and -")
+    new.add_argument("--dir", default=".", metavar="DIR", help="the folder to create it in (default: .)")
+
     commands.add_parser("list", help="list the shipped exercises", description="List the shipped exercises.")
 
     init = commands.add_parser("init", help="write an exercise's template to fill in",
@@ -158,8 +171,8 @@ def main(argv: list[str] | None = None) -> int:
 
     truth.share_accelerator()
     try:
-        return {"check": _check, "grade": _grade, "merge": _merge, "selftest": _selftest, "list": _list,
-                "init": _init}[args.command](args)
+        return {"check": _check, "grade": _grade, "merge": _merge, "selftest": _selftest, "new": _new,
+                "list": _list, "init": _init}[args.command](args)
     except BpgradeError as e:
         print(f"bpgrade: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -280,6 +293,14 @@ def _selftest(args) -> int:
     print(f"selftest: {total - wrong} of {total} held ({len(packs)} packs, {len(seeds)} seeds, "
           f"{time.monotonic() - start:.1f} s)")
     return EXIT_PASSED if not wrong else EXIT_FAILED
+
+
+def _new(args) -> int:
+    from .scaffold import new_pack
+
+    folder = new_pack(args.name, Path(args.dir))
+    print(f"wrote {folder}: check it with 'bpgrade selftest -e {folder}', then edit it (docs/authoring.md)")
+    return EXIT_PASSED
 
 
 def _list(args) -> int:

@@ -12,7 +12,7 @@ from bpgrade.packs import SHIPPED_DIR
 
 
 def test_shipped_pack_loads(mlp2):
-    assert bpgrade.shipped_packs() == ["mlp2"]
+    assert "mlp2" in bpgrade.shipped_packs()
     assert mlp2.name == "mlp2"
     assert [t.name for t in mlp2.targets] == ["w1", "b1", "w2", "b2", "x"]
     assert [t.function for t in mlp2.targets][0] == "grad_w1"
@@ -103,7 +103,7 @@ def test_invalid_yaml_is_a_pack_error(tmp_path):
 
 
 def test_unknown_pack_lists_the_shipped_ones():
-    with pytest.raises(PackError, match=r"shipped pack \(mlp2\)"):
+    with pytest.raises(PackError, match=r"shipped pack \(graph, layernorm, mlp-deep, mlp2, neuron3, softmax-ce\)"):
         bpgrade.load_pack("mlp3")
     with pytest.raises(PackError, match="folder holding exercise.yaml"):
         bpgrade.load_pack("/nonexistent/folder")
