@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from . import truth
 from .errors import PackError
+from .models import is_shape
 from .packs import PACK_FILE, Pack
 
 #: Rounds of candidates before a shape is declared impossible to satisfy.
@@ -92,23 +92,11 @@ def _shapes(pack: Pack, rng: np.random.Generator) -> list[dict[str, int]]:
     return shapes
 
 
-def _is_shape(value: Any) -> bool:
-    return isinstance(value, tuple)
-
-
-def _shape_trees(pack: Pack, dims: Mapping[str, int]) -> dict[str, Any]:
-    shapes = pack.model.shapes(dims)
-    return {name: jax.tree.map(tuple, shapes[name], is_leaf=lambda s: isinstance(s, (tuple, list)) and
-                               all(isinstance(a, int) for a in s))
-            for name in [*pack.model.inputs, *pack.model.params]}
-
-
 def _can_mix_activity(pack: Pack, dims: Mapping[str, int]) -> bool:
     """Whether every kink (ReLU input) of this shape has at least two entries."""
     if not pack.model.kinks:
         return True
-    args = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s, jnp.float64), _shape_trees(pack, dims), is_leaf=_is_shape)
-    taps = jax.eval_shape(lambda a: truth.tapped_values(pack.model, a), args)
+    _, taps = jax.eval_shape(lambda a: truth.loss_and_taps(pack.model, a), pack.model.abstract(dims))
     return all(leaf.size >= 2 for kink in pack.model.kinks for leaf in jax.tree.leaves(taps[kink]))
 
 
@@ -121,7 +109,7 @@ def _candidates(pack: Pack, dims: Mapping[str, int], rng: np.random.Generator) -
     deviation 0.5, never zero, so that a forgotten bias term shows in the
     gradients. ``model.py``'s ``draw`` replaces what it returns.
     """
-    shapes = _shape_trees(pack, dims)
+    shapes = pack.model.shape_trees(dims)
 
     def standard(shape):
         return rng.standard_normal((truth.BATCH, *shape))
@@ -131,8 +119,8 @@ def _candidates(pack: Pack, dims: Mapping[str, int], rng: np.random.Generator) -
             return rng.standard_normal((truth.BATCH, *shape)) / np.sqrt(shape[0])
         return 0.5 * rng.standard_normal((truth.BATCH, *shape))
 
-    tensors = {name: jax.tree.map(standard, shapes[name], is_leaf=_is_shape) for name in pack.model.inputs}
-    tensors.update({name: jax.tree.map(param, shapes[name], is_leaf=_is_shape) for name in pack.model.params})
+    tensors = {name: jax.tree.map(standard, shapes[name], is_leaf=is_shape) for name in pack.model.inputs}
+    tensors.update({name: jax.tree.map(param, shapes[name], is_leaf=is_shape) for name in pack.model.params})
     if pack.model.draw is not None:
         tensors.update(pack.model.draw(dict(dims), rng, truth.BATCH))
     return tensors

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 from . import truth
 from .cases import Case, generate_cases
@@ -56,6 +56,13 @@ class _Setup:
     def job(self, limits: Limits) -> Job:
         nested = [name for name, leaves in self.expected.items() if [leaf.path for leaf in leaves] != [""]]
         return Job.for_pack(self.pack, self.cases, limits, nested)
+
+    def run_files(self, files: Iterable[tuple[str, Path]], limits: Limits, jobs: int | None) -> Iterator[Report]:
+        """Run each ``(id, path)`` in the sandbox, ``jobs`` at a time; yields each
+        one's Report (its ``submission`` is the id) as soon as it finishes."""
+        with Sandbox(self.job(limits), jobs or DEFAULT_JOBS) as sandbox:
+            for sub_id, run in sandbox.run(files):
+                yield self.report(sub_id, run)
 
     def report(self, name: str, run: RunResult) -> Report:
         pack, n = self.pack, len(self.cases)
@@ -135,13 +142,11 @@ def grade(exercise: str | Path | Pack, submissions: Sequence[Submission], gradeb
         on_progress(progress)
     if not todo:
         return progress
-    job = setup.job(Limits.for_pack(pack, timeout, memory))
     by_id = {s.id: s for s in todo}
-    with Sandbox(job, jobs or DEFAULT_JOBS) as sandbox:
-        for sub_id, run in sandbox.run((s.id, s.path) for s in todo):
-            report = setup.report(sub_id, run)
-            gradebook.record(report, pack_hash=pack.digest, content_hash=hashes[sub_id], path=str(by_id[sub_id].path))
-            progress = Progress(progress.done + 1, len(submissions), skipped, time.monotonic() - start)
-            if on_progress:
-                on_progress(progress)
+    for report in setup.run_files(((s.id, s.path) for s in todo), Limits.for_pack(pack, timeout, memory), jobs):
+        sub_id = report.submission
+        gradebook.record(report, pack_hash=pack.digest, content_hash=hashes[sub_id], path=str(by_id[sub_id].path))
+        progress = Progress(progress.done + 1, len(submissions), skipped, time.monotonic() - start)
+        if on_progress:
+            on_progress(progress)
     return progress

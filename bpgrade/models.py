@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from . import networks
@@ -37,6 +39,11 @@ from .networks import Network
 Tap = Callable[..., Any]
 #: A shape: a tuple of ints; parameters may be a pytree (dicts, lists) of them.
 ShapeTree = Any
+
+
+def is_shape(value: Any) -> bool:
+    """A leaf of a shape tree: a tuple or list of ints (a list of layers is not one)."""
+    return isinstance(value, (tuple, list)) and all(isinstance(a, int) for a in value)
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,6 +69,15 @@ class Model:
         """The loss of one case, from its flat ``{name: tensor}`` dict."""
         params = {name: tensors[name] for name in self.params}
         return self.loss(*(tensors[name] for name in self.inputs), params, tap)
+
+    def shape_trees(self, dims: Mapping[str, int]) -> dict[str, ShapeTree]:
+        """Every argument's shape tree for ``dims``, each shape a tuple of ints."""
+        shapes = self.shapes(dims)
+        return {name: jax.tree.map(tuple, shapes[name], is_leaf=is_shape) for name in (*self.inputs, *self.params)}
+
+    def abstract(self, dims: Mapping[str, int]) -> dict[str, Any]:
+        """Every argument as float64 ``jax.ShapeDtypeStruct`` leaves, for ``jax.eval_shape``."""
+        return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s, jnp.float64), self.shape_trees(dims), is_leaf=is_shape)
 
 
 def symbolic_shapes(shapes: Mapping[str, tuple]) -> Callable[[Mapping[str, int]], dict[str, tuple]]:

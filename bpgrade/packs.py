@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import jax
-import jax.numpy as jnp
 import yaml
 
+from . import truth
 from .errors import PackError
 from .models import Model, ModelFileError, from_network, load_model
 from .networks import ACTIVATIONS, LOSSES, Layer, Network
@@ -262,25 +262,14 @@ class _Validator:
     def probe(self, model: Model, key: str, dims: Mapping[str, tuple[int, int]], cases: CaseSettings) -> list[str]:
         """Runs the model abstractly on one shape: its tapped names, or the error blamed on ``key``."""
         shape = dict(cases.include[0]) if cases.include else {name: low for name, (low, _) in dims.items()}
-        taps: list[str] = []
-
-        def tap(name, value, index=None):
-            if name not in taps:
-                taps.append(name)
-            return value
-
         try:
-            shapes = model.shapes(shape)
-            args = {name: jax.tree.map(lambda s: jax.ShapeDtypeStruct(tuple(s), jnp.float64), shapes[name],
-                                       is_leaf=lambda s: isinstance(s, tuple))
-                    for name in [*model.inputs, *model.params]}
             with jax.enable_x64(True):
-                out = jax.eval_shape(lambda a: model.call(a, tap), args)
+                out, taps = jax.eval_shape(lambda a: truth.loss_and_taps(model, a), model.abstract(shape))
         except Exception as e:  # noqa: BLE001 - the pack's own code, reported with the shape it failed on
             raise self.fail(key, f"a loss that runs on the dims {shape}", f"{type(e).__name__}: {e}") from None
         if out.shape != ():
             raise self.fail(key, "a loss that returns a scalar", f"shape {out.shape}")
-        return taps
+        return list(taps)
 
     def dims(self, value: Any) -> dict[str, tuple[int, int]]:
         dims = {}

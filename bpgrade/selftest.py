@@ -21,7 +21,6 @@ from .grader import _Setup
 from .packs import Pack
 from .reports import Report
 from .runner import Limits
-from .sandbox import DEFAULT_JOBS, Sandbox
 
 SELFTEST_DIR = "selftest"
 REFERENCE = "reference.py"
@@ -120,10 +119,8 @@ def run(pack: Pack, seeds: Sequence[int | None] = DEFAULT_SEEDS, *, device: str 
     files = solutions(pack)
     for seed in seeds:
         setup = _Setup.make(pack, seed, device)
-        outcomes: dict[int, Outcome] = {}
-        with Sandbox(setup.job(Limits.for_pack(pack)), jobs or DEFAULT_JOBS) as sandbox:
-            for index, result in sandbox.run((i, s.path) for i, s in enumerate(files)):
-                report = setup.report(files[index].path.stem, result)
-                outcomes[index] = Outcome(pack.name, files[index], setup.cases[0].seed,
-                                          failed_targets(pack, report), report)
-        yield from (outcomes[i] for i in range(len(files)))
+        reports = {r.submission: r for r in setup.run_files(((s.path.stem, s.path) for s in files),
+                                                            Limits.for_pack(pack), jobs)}
+        for s in files:
+            report = reports[s.path.stem]
+            yield Outcome(pack.name, s, setup.cases[0].seed, failed_targets(pack, report), report)

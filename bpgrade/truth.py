@@ -114,15 +114,15 @@ def _tapped(model: Model, tensors, eps):
     return out, {k: [v[i] for i in sorted(v)] if isinstance(v, dict) else v for k, v in values.items()}
 
 
-def tapped_values(model: Model, tensors: Mapping[str, Any]) -> dict[str, Any]:
-    """The intermediates that ``model`` taps on one case (for :func:`jax.eval_shape`)."""
-    return _tapped(model, tensors, None)[1]
+def loss_and_taps(model: Model, tensors: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The loss of one case and the intermediates that ``model`` taps (also for :func:`jax.eval_shape`)."""
+    return _tapped(model, tensors, None)
 
 
 @functools.lru_cache(maxsize=None)
 def _batched(model: Model, wanted: tuple[tuple[str, str], ...]):
     def one(tensors):
-        _, shapes = _tapped(model, tensors, None)
+        _, shapes = loss_and_taps(model, tensors)
         zeros = jax.tree.map(jnp.zeros_like, shapes)
 
         def loss(t, eps):
