@@ -2,7 +2,10 @@
 
 A case set holds ``cases.shapes`` distinct shapes (the pack's ``include`` list
 first, then shapes drawn from the dims' ranges) and ``cases.per_shape`` cases
-of each. Every case is screened so that:
+of each. Without a seed, a pack's cases are its public set and, when it
+declares ``hidden_seed``, a hidden set drawn the same way from that seed: the
+hidden cases are graded like the others, but reports give only their pass and
+fail counts. Every case is screened so that:
 
 - every ReLU input (a pack's kinks) is at least ``activation_margin`` away
   from 0, so that a ``u > 0`` mask and a ``u >= 0`` mask are both right;
@@ -41,28 +44,41 @@ class Case:
 
     ``tensors`` maps each input and parameter name to a float64 NumPy array of
     its concrete shape (``{"x": (N, d), "w1": (d, h), ...}``), or to a pytree
-    of them (``{"layers": [{"w": ..., "b": ...}, ...]}``).
+    of them (``{"layers": [{"w": ..., "b": ...}, ...]}``). A ``hidden`` case
+    is graded but never described to the student.
     """
 
     index: int
     seed: int
     dims: Mapping[str, int]
     tensors: Mapping[str, np.ndarray]
+    hidden: bool = False
 
     def describe(self) -> str:
-        """``"case 3 (N=1, d=3, h=4, seed 0)"``."""
+        """``"case 3 (N=1, d=3, h=4, seed 0)"``, or ``"a hidden case"``."""
+        if self.hidden:
+            return "a hidden case"
         dims = "".join(f"{k}={v}, " for k, v in self.dims.items())
         return f"case {self.index} ({dims}seed {self.seed})"
 
 
 def generate_cases(pack: Pack, seed: int | None = None) -> tuple[Case, ...]:
-    """The case set of ``pack`` for ``seed`` (the pack's public seed when None).
+    """The cases of ``pack``: the set drawn from ``seed``, or when None the
+    pack's public set followed by its hidden set (if it declares one).
 
     Raises:
       PackError: an ``include`` shape that no case can satisfy, or dims that
         admit no valid shape.
     """
-    seed = pack.cases.public_seed if seed is None else seed
+    if seed is not None:
+        return _case_set(pack, seed)
+    public = _case_set(pack, pack.cases.public_seed)
+    if pack.cases.hidden_seed is None:
+        return public
+    return public + _case_set(pack, pack.cases.hidden_seed, hidden=True, first=len(public))
+
+
+def _case_set(pack: Pack, seed: int, hidden: bool = False, first: int = 0) -> tuple[Case, ...]:
     # The pack's name joins the seed so that two packs never share their cases.
     seeds = [seed % 2**32, zlib.crc32(pack.name.encode())]
     cases: list[Case] = []
@@ -76,7 +92,7 @@ def generate_cases(pack: Pack, seed: int | None = None) -> tuple[Case, ...]:
                                 "a shape whose ReLU inputs can be kept away from 0 with active and inactive "
                                 "units, and whose gradients are not zero", dict(dims))
             for tensors in found:
-                cases.append(Case(len(cases), seed, dict(dims), tensors))
+                cases.append(Case(first + len(cases), seed, dict(dims), tensors, hidden))
     return tuple(cases)
 
 

@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="text: a table to read (default); json: one JSON object")
     check.add_argument("-o", "--output", metavar="FILE", help="write the result to FILE instead of stdout")
     check.add_argument("--seed", type=int, metavar="INT",
-                       help="the set of test cases (default: the exercise's public cases)")
+                       help="the set of test cases (default: the exercise's public cases, and its hidden ones "
+                            "when it declares them)")
     check.add_argument("--device", choices=("cpu", "gpu", "tpu"),
                        help="where jax computes the truth (default: JAX's default backend); "
                             "always float64 at the highest matmul precision")
@@ -81,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("-e", "--exercise", required=True, metavar="EXERCISE",
                        help="a shipped exercise (see 'bpgrade list') or the path of a pack folder")
     grade.add_argument("--jobs", type=_positive_int, metavar="N", help="workers at once (default: two per CPU)")
-    grade.add_argument("--seed", type=int, metavar="INT", help="the set of test cases (default: the public cases)")
+    grade.add_argument("--seed", type=int, metavar="INT", help="the set of test cases (default: the public cases, and the hidden ones "
+                       "when the exercise declares them)")
     grade.add_argument("--db", default=DEFAULT_DB, metavar="FILE",
                        help=f"the gradebook, created if needed (default: {DEFAULT_DB})")
     grade.add_argument("--format", choices=("jsonl", "csv"), default="jsonl",

@@ -84,29 +84,47 @@ def compare_target(pack: Pack, target: Target, cases: Sequence[Case], expected: 
     Returns:
       One result per leaf, named by the target and the leaf's path
       (``"layers[2].w"``), each worth an equal share of the target's points.
+      Messages describe public cases only: of hidden ones they give counts.
     """
     points = target.points / len(expected)
     return [_compare_leaf(pack, target, cases, leaf, run, points) for leaf in expected]
 
 
+def not_run(target: Target, cases: Sequence[Case], expected: Sequence[Expected], status: str,
+            message: str) -> list[TargetResult]:
+    """The results of a target, leaf by leaf, when the submission did not run
+    (``status`` ``"error"``, ``"timeout"``, ...): no points, every case failed."""
+    points = target.points / len(expected)
+    return [TargetResult(target.name + leaf.path, False, 0.0, points, message, Diagnosis(status, message),
+                         len(leaf.cases), 0, _hidden_count(cases, leaf.cases), 0)
+            for leaf in expected]
+
+
+def _hidden_count(cases: Sequence[Case], indices: Sequence[int]) -> int:
+    return sum(cases[i].hidden for i in indices)
+
+
 def _compare_leaf(pack: Pack, target: Target, cases: Sequence[Case], expected: Expected, run: TargetRun,
                   points: float) -> TargetResult:
     name = target.name + expected.path
-    n = len(expected.cases)
+    n, n_hidden = len(expected.cases), _hidden_count(cases, expected.cases)
 
-    def fail(code: str, message: str, passed_cases: int = 0) -> TargetResult:
-        return TargetResult(name, False, 0.0, points, message, Diagnosis(code, message), n, passed_cases)
+    def fail(code: str, message: str) -> TargetResult:
+        return TargetResult(name, False, 0.0, points, message, Diagnosis(code, message), n, 0, n_hidden, 0)
 
     if run.missing:
         return fail("missing", f"{target.function} is not defined")
     covered = [(i, exp) for i, exp in zip(expected.cases, expected.arrays) if i < len(run.outputs)]
     for i, exp in covered:
         got = run.outputs[i].get(expected.path)
+        symbolic = pack.shape_of(target.of) if not expected.path else None
+        if cases[i].hidden and (got is None or got.shape != exp.shape):
+            wanted = f" (expected ({', '.join(map(str, symbolic))}))" if symbolic else ""
+            return fail("shape", f"{target.function} returned the wrong shape in a hidden case{wanted}")
         if got is None:
             return fail("shape", f"{target.function} returned {_returned(run.outputs[i])}, expected "
                         f"{_returned({expected.path: exp})} in {cases[i].describe()}")
         if got.shape != exp.shape:
-            symbolic = pack.shape_of(target.of) if not expected.path else None
             expected_shape = f"({', '.join(map(str, symbolic))}) = {exp.shape}" if symbolic else f"{exp.shape}"
             what = f"{name} of shape" if expected.path else "shape"
             return fail("shape", f"{target.function} returned {what} {got.shape}, expected {expected_shape} in "
@@ -119,12 +137,15 @@ def _compare_leaf(pack: Pack, target: Target, cases: Sequence[Case], expected: E
     outputs = [run.outputs[i][expected.path] for i in expected.cases]
     got = np.concatenate([g.ravel() for g in outputs])
     if not np.isfinite(got).all():
-        for i, g in zip(expected.cases, outputs):
+        # Public cases first: they can be shown.
+        for i, g in sorted(zip(expected.cases, outputs), key=lambda pair: cases[pair[0]].hidden):
             bad = np.argwhere(~np.isfinite(g))
             if len(bad):
                 index = tuple(int(k) for k in bad[0])
-                return fail("nonfinite", f"{_element(name, index)} is {g[index]} in {cases[i].describe()}")
-    return _compare_values(name, points, cases, expected, outputs, run.dtypes, got, pack.tolerance)
+                value = "not finite" if cases[i].hidden else f"{g[index]}"
+                return fail("nonfinite", f"{_element(name, index)} is {value} in {cases[i].describe()}")
+    hidden = np.array([cases[i].hidden for i in expected.cases])
+    return _compare_values(name, points, cases, expected, outputs, run.dtypes, got, pack.tolerance, hidden)
 
 
 def _returned(leaves: Mapping[str, np.ndarray]) -> str:
@@ -138,26 +159,42 @@ def _returned(leaves: Mapping[str, np.ndarray]) -> str:
 
 def _compare_values(name: str, points: float, cases: Sequence[Case], expected: Expected,
                     outputs: Sequence[np.ndarray], dtypes: Sequence[str], got: np.ndarray,
-                    tol: Tolerance) -> TargetResult:
-    n = len(expected.cases)
+                    tol: Tolerance, hidden: np.ndarray) -> TargetResult:
+    n, n_hidden = len(expected.cases), int(hidden.sum())
     abs_errors = np.maximum.reduceat(np.abs(got - expected.flat), expected.starts)
     ratios = abs_errors / (tol.atol + tol.rtol * expected.scale)
     with np.errstate(divide="ignore"):
         rel_errors = abs_errors / expected.scale
     failing = np.flatnonzero(ratios > 1.0)
-    summary = f"max abs error {abs_errors.max():.2g}, max rel error {rel_errors.max():.2g}"
+    shown = failing[~hidden[failing]]
+    hidden_failed = len(failing) - len(shown)
+    public = ~hidden
+    summary = (f"max abs error {abs_errors[public].max():.2g}, max rel error {rel_errors[public].max():.2g}"
+               if public.any() else "")
+
+    def result(passed: bool, message: str) -> TargetResult:
+        return TargetResult(name, passed, points if passed else 0.0, points, message, None, n, n - len(failing),
+                            n_hidden, n_hidden - hidden_failed)
+
     if not len(failing):
-        return TargetResult(name, True, points, points, f"{n} cases within tolerance ({summary})", None, n, n)
-    worst = int(failing[np.argmax(ratios[failing])])
-    exp, out = expected.arrays[worst], outputs[worst]
-    index = tuple(int(i) for i in np.unravel_index(np.argmax(np.abs(out - exp)), exp.shape))
-    message = (f"wrong in {len(failing)} of {n} cases; worst: {_element(name, index)} in "
-               f"{cases[expected.cases[worst]].describe()}: expected {exp[index]:.6g}, got {out[index]:.6g} "
-               f"(abs error {abs_errors[worst]:.2g}, rel error {rel_errors[worst]:.2g}; {summary}; "
-               f"tolerance {tol.rtol:g} relative)")
+        counted = f"{n} cases ({n_hidden} hidden)" if n_hidden else f"{n} cases"
+        return result(True, f"{counted} within tolerance" + (f" ({summary})" if summary else ""))
+    counted = (f"{len(shown)} of {n - n_hidden} public cases and {hidden_failed} of {n_hidden} hidden cases"
+               if n_hidden else f"{len(shown)} of {n} cases")
+    if not len(shown):
+        message = (f"right in the {n - n_hidden} public cases, wrong in {hidden_failed} of {n_hidden} hidden cases "
+                   f"(whose values are not shown)")
+    else:
+        worst = int(shown[np.argmax(ratios[shown])])
+        exp, out = expected.arrays[worst], outputs[worst]
+        index = tuple(int(i) for i in np.unravel_index(np.argmax(np.abs(out - exp)), exp.shape))
+        message = (f"wrong in {counted}; worst: {_element(name, index)} in "
+                   f"{cases[expected.cases[worst]].describe()}: expected {exp[index]:.6g}, got {out[index]:.6g} "
+                   f"(abs error {abs_errors[worst]:.2g}, rel error {rel_errors[worst]:.2g}; {summary}; "
+                   f"tolerance {tol.rtol:g} relative)")
     if any(d in _LOW_PRECISION for d in dtypes):
         message += "; some results were returned in float32 or float16: compute in float64"
-    return TargetResult(name, False, 0.0, points, message, None, n, n - len(failing))
+    return result(False, message)
 
 
 def _element(name: str, index: tuple[int, ...]) -> str:

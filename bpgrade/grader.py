@@ -15,11 +15,11 @@ from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 from . import truth
 from .cases import Case, generate_cases
-from .compare import Expected, compare_target
+from .compare import Expected, compare_target, not_run
 from .errors import SubmissionError
 from .gradebook import Gradebook
 from .packs import Pack, load_pack
-from .reports import Diagnosis, Report, TargetResult
+from .reports import Report
 from .runner import Job, Limits, RunResult, run_functions
 from .sandbox import DEFAULT_JOBS, Sandbox, run_file
 from .submissions import Submission
@@ -67,15 +67,15 @@ class _Setup:
     def report(self, name: str, run: RunResult) -> Report:
         pack, n = self.pack, len(self.cases)
         if run.status != "ok":
-            targets = tuple(TargetResult(t.name + leaf.path, False, 0.0, t.points / len(self.expected[t.name]),
-                                         run.message, Diagnosis(run.status, run.message), len(leaf.cases), 0)
-                            for t in pack.targets for leaf in self.expected[t.name])
+            targets = tuple(result for t in pack.targets
+                            for result in not_run(t, self.cases, self.expected[t.name], run.status, run.message))
         else:
             targets = tuple(result for t in pack.targets
                             for result in compare_target(pack, t, self.cases, self.expected[t.name],
                                                          run.targets[t.name]))
         return Report(exercise=pack.name, submission=name, status=run.status, targets=targets, message=run.message,
-                      seed=self.cases[0].seed, cases=n, device=self.device, seconds=run.seconds, output=run.output)
+                      seed=self.cases[0].seed, cases=n, hidden_cases=sum(c.hidden for c in self.cases),
+                      device=self.device, seconds=run.seconds, output=run.output)
 
 
 def check(exercise: str | Path | Pack, submission: SubmissionArg, *, seed: int | None = None,
@@ -87,7 +87,8 @@ def check(exercise: str | Path | Pack, submission: SubmissionArg, *, seed: int |
       submission: the path of a ``.py`` file, run in the sandbox, or a dict of
         functions keyed by target (``"w1"``) or function name (``"grad_w1"``),
         called in this process.
-      seed: the case set; the pack's public cases when None.
+      seed: the case set; when None the pack's public cases and its hidden
+        ones (reported as counts only), if it declares them.
       device: ``"cpu"``, ``"gpu"`` or ``"tpu"`` for the truth; JAX's default
         backend when None.
       timeout: seconds of wall-clock time for a file submission; the pack's

@@ -53,13 +53,16 @@ class Target:
 
 @dataclass(frozen=True)
 class CaseSettings:
-    """How the test cases of a pack are drawn (see :mod:`bpgrade.cases`)."""
+    """How the test cases of a pack are drawn (see :mod:`bpgrade.cases`).
+    ``hidden_seed`` (None when the pack declares no hidden set) draws the
+    cases that are graded but reported only as counts."""
 
     public_seed: int
     shapes: int
     per_shape: int
     include: tuple[Mapping[str, int], ...]
     activation_margin: float
+    hidden_seed: int | None = None
 
 
 @dataclass(frozen=True)
@@ -365,7 +368,7 @@ class _Validator:
         return tuple(targets)
 
     def cases(self, value: Mapping, dims: Mapping[str, tuple[int, int]]) -> CaseSettings:
-        known = {"public_seed", "shapes", "per_shape", "include", "activation_margin", "kinks"}
+        known = {"public_seed", "hidden_seed", "shapes", "per_shape", "include", "activation_margin", "kinks"}
         for key in value:
             if key not in known:
                 raise self.fail(f"cases.{key}", f"one of the keys {', '.join(sorted(known))}", key)
@@ -385,8 +388,15 @@ class _Validator:
         n_shapes = self.number(value.get("shapes", max(len(shapes), 1)), "cases.shapes", positive=True, integer=True)
         if n_shapes < len(shapes):
             raise self.fail("cases.shapes", f"at least the {len(shapes)} shapes of cases.include", n_shapes)
+        public_seed = self.number(value.get("public_seed", 0), "cases.public_seed", integer=True)
+        hidden_seed = value.get("hidden_seed")
+        if hidden_seed is not None:
+            hidden_seed = self.number(hidden_seed, "cases.hidden_seed", integer=True)
+            if hidden_seed == public_seed:
+                raise self.fail("cases.hidden_seed", "a seed other than public_seed", hidden_seed)
         return CaseSettings(
-            public_seed=self.number(value.get("public_seed", 0), "cases.public_seed", integer=True),
+            public_seed=public_seed,
+            hidden_seed=hidden_seed,
             shapes=n_shapes,
             per_shape=self.number(value.get("per_shape", 1), "cases.per_shape", positive=True, integer=True),
             include=tuple(shapes),

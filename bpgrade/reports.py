@@ -34,7 +34,11 @@ class Diagnosis:
 
 @dataclass(frozen=True)
 class TargetResult:
-    """The grade of one target (``"w1"``): pass or fail, points, and why."""
+    """The grade of one target (``"w1"``): pass or fail, points, and why.
+
+    ``cases`` and ``cases_passed`` count every case graded, the hidden ones
+    (``hidden_cases``, ``hidden_passed``) included.
+    """
 
     name: str
     passed: bool
@@ -44,11 +48,14 @@ class TargetResult:
     diagnosis: Diagnosis | None = None
     cases: int = 0
     cases_passed: int = 0
+    hidden_cases: int = 0
+    hidden_passed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "passed": self.passed, "score": self.score, "max_score": self.max_score,
                 "message": self.message, "diagnosis": self.diagnosis and self.diagnosis.to_dict(),
-                "cases": self.cases, "cases_passed": self.cases_passed}
+                "cases": self.cases, "cases_passed": self.cases_passed,
+                "hidden_cases": self.hidden_cases, "hidden_cases_passed": self.hidden_passed}
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,7 @@ class Report:
     message: str = ""
     seed: int | None = None
     cases: int = 0
+    hidden_cases: int = 0
     device: str = ""
     seconds: float = 0.0
     output: str = field(default="", repr=False)
@@ -91,7 +99,8 @@ class Report:
         return {"exercise": self.exercise, "submission": self.submission, "status": self.status,
                 "score": self.score, "max_score": self.max_score,
                 "targets": [t.to_dict() for t in self.targets],
-                "message": self.message, "seed": self.seed, "cases": self.cases, "device": self.device,
+                "message": self.message, "seed": self.seed, "cases": self.cases,
+                "hidden_cases": self.hidden_cases, "device": self.device,
                 "seconds": round(self.seconds, 4)}
 
     def to_json(self) -> str:
@@ -105,7 +114,9 @@ class Report:
             rows.append((t.name, "pass" if t.passed else "FAIL", f"{_num(t.score)}/{_num(t.max_score)}", t.message))
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
         indent = sum(widths) + 3 * 2
-        lines = [f"bpgrade {self.exercise}: {self.submission}, {self.cases} cases (seed {self.seed}) on {self.device}"]
+        hidden = f", {self.hidden_cases} of them hidden" if self.hidden_cases else ""
+        lines = [f"bpgrade {self.exercise}: {self.submission}, {self.cases} cases (seed {self.seed}{hidden}) "
+                 f"on {self.device}"]
         if self.status != "ok":
             lines.append(f"status: {self.status}: {self.message}")
         for r in rows:

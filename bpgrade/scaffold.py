@@ -39,6 +39,7 @@ targets:              # what students compute; grad_<name>(x, y, params) unless 
 
 cases:
   public_seed: 0
+  # hidden_seed: 4242   # a second case set, graded too but reported only as pass/fail counts
   shapes: 6
   per_shape: 3
   include:

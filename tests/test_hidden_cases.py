@@ -1,0 +1,130 @@
+"""Hidden case sets: graded like the public ones, reported only as counts."""
+
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import yaml
+
+import bpgrade
+from bpgrade import truth
+from bpgrade.packs import SHIPPED_DIR
+
+from conftest import REFERENCE
+
+HIDDEN_SEED = 4242
+
+
+@pytest.fixture(scope="module")
+def pack_dir(tmp_path_factory):
+    pack_dir = tmp_path_factory.mktemp("packs") / "mlp2-hidden"
+    shutil.copytree(SHIPPED_DIR / "mlp2", pack_dir)
+    data = yaml.safe_load((pack_dir / "exercise.yaml").read_text())
+    data["name"] = "mlp2-hidden"
+    data["cases"]["hidden_seed"] = HIDDEN_SEED
+    (pack_dir / "exercise.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    return pack_dir
+
+
+@pytest.fixture(scope="module")
+def pack(pack_dir):
+    return bpgrade.load_pack(pack_dir)
+
+
+@pytest.fixture(scope="module")
+def cases(pack):
+    return bpgrade.generate_cases(pack)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    namespace = {}
+    exec(REFERENCE.read_text(), namespace)
+    return namespace
+
+
+def test_hidden_cases_follow_the_public_ones(pack, cases):
+    public = [c for c in cases if not c.hidden]
+    hidden = [c for c in cases if c.hidden]
+    assert len(public) == len(hidden) == pack.cases.shapes * pack.cases.per_shape
+    assert cases[:len(public)] == tuple(public)
+    assert [c.index for c in cases] == list(range(len(cases)))
+    assert {c.seed for c in public} == {pack.cases.public_seed} and {c.seed for c in hidden} == {HIDDEN_SEED}
+    assert all(c.describe() == "a hidden case" for c in hidden)
+    assert "seed 0" in public[0].describe()
+    assert not np.array_equal(public[0].tensors["x"], hidden[0].tensors["x"])
+
+
+def test_a_seed_gives_one_set_and_nothing_hidden(pack):
+    assert not any(c.hidden for c in bpgrade.generate_cases(pack, seed=HIDDEN_SEED))
+
+
+def memoriser(pack, cases, reference):
+    """The reference for every target but b2, whose answers are memorised for the public cases only."""
+    answers = {c.tensors["x"].tobytes(): g["b2"]
+               for c, g in zip(cases, truth.gradients(pack.model, {"b2": "b2"}, cases)) if not c.hidden}
+    functions = {name: reference[f"grad_{name}"] for name in ("w1", "b1", "w2", "x")}
+    functions["b2"] = lambda x, y, params: answers.get(x.tobytes(), np.zeros(1))
+    return functions
+
+
+def test_memorising_the_public_cases_fails_on_the_hidden_ones(pack, cases, reference):
+    report = bpgrade.check(pack, memoriser(pack, cases, reference))
+    b2 = {t.name: t for t in report.targets}["b2"]
+    assert not b2.passed and b2.score == 0
+    assert (b2.cases, b2.cases_passed, b2.hidden_cases, b2.hidden_passed) == (48, 24, 24, 0)
+    assert b2.message == "right in the 24 public cases, wrong in 24 of 24 hidden cases (whose values are not shown)"
+    assert report.score == 4 and report.hidden_cases == 24
+
+
+def test_failures_in_hidden_cases_name_no_dims_shapes_or_values(pack, cases, reference):
+    hidden_x = {c.tensors["x"].tobytes() for c in cases if c.hidden}
+
+    def broken(kind):
+        def grad_w1(x, y, params):
+            g = reference["grad_w1"](x, y, params)
+            if x.tobytes() not in hidden_x:
+                return g
+            return {"shape": g.T, "nonfinite": g * np.nan, "value": g + 1.0}[kind]
+        return {"w1": grad_w1}
+
+    messages = {}
+    for kind in ("shape", "nonfinite", "value"):
+        report = bpgrade.check(pack, broken(kind))
+        w1 = report.targets[0]
+        assert not w1.passed and w1.hidden_passed < w1.hidden_cases
+        messages[kind] = w1.message
+        assert str(HIDDEN_SEED) not in report.to_json() and "expected" not in w1.message.replace("(expected (d, h))", "")
+    assert messages["shape"] == "grad_w1 returned the wrong shape in a hidden case (expected (d, h))"
+    assert messages["nonfinite"].endswith("is not finite in a hidden case")
+    assert messages["value"].startswith("right in the 24 public cases, wrong in 24 of 24 hidden cases")
+
+
+def test_a_public_failure_is_shown_with_the_hidden_counts(pack, reference):
+    report = bpgrade.check(pack, {"w1": lambda x, y, params: 2 * reference["grad_w1"](x, y, params)})
+    message = report.targets[0].message
+    assert message.startswith("wrong in 24 of 24 public cases and 24 of 24 hidden cases; worst: w1[")
+    assert "seed 0)" in message and "expected" in message
+
+
+def test_through_the_cli_every_format_counts_the_hidden_cases(pack_dir, bpgrade_cmd, cli_env, tmp_path):
+    out = subprocess.run([*bpgrade_cmd, "check", str(REFERENCE), "-e", str(pack_dir), "--format", "json"],
+                         capture_output=True, text=True, env=cli_env)
+    assert out.returncode == 0, out.stderr
+    record = json.loads(out.stdout)
+    assert (record["cases"], record["hidden_cases"], record["seed"]) == (48, 24, 0)
+    assert all((t["hidden_cases"], t["hidden_cases_passed"]) == (24, 24) for t in record["targets"])
+    text = subprocess.run([*bpgrade_cmd, "check", str(REFERENCE), "-e", str(pack_dir)],
+                          capture_output=True, text=True, env=cli_env).stdout
+    assert "48 cases (seed 0, 24 of them hidden)" in text and str(HIDDEN_SEED) not in text
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    shutil.copy(REFERENCE, folder / "alice.py")
+    graded = subprocess.run([*bpgrade_cmd, "grade", str(folder), "-e", str(pack_dir), "--db",
+                             str(tmp_path / "book.sqlite"), "--format", "jsonl"],
+                            capture_output=True, text=True, env=cli_env)
+    assert graded.returncode == 0, graded.stderr
+    [line] = graded.stdout.splitlines()
+    assert json.loads(line)["hidden_cases"] == 24 and str(HIDDEN_SEED) not in line
