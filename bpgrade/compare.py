@@ -19,12 +19,13 @@ cases never hold an all-zero gradient.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from . import _worker
 from .cases import Case
+from .diagnosis import Diagnoser
 from .packs import Pack, Target, Tolerance
 from .reports import Diagnosis, TargetResult
 from .runner import TargetRun
@@ -71,7 +72,7 @@ class Expected:
 
 
 def compare_target(pack: Pack, target: Target, cases: Sequence[Case], expected: Sequence[Expected],
-                   run: TargetRun) -> list[TargetResult]:
+                   run: TargetRun, diagnoser: Diagnoser) -> list[TargetResult]:
     """Grade one target, leaf by leaf.
 
     Args:
@@ -80,6 +81,7 @@ def compare_target(pack: Pack, target: Target, cases: Sequence[Case], expected: 
       cases: the cases, in order.
       expected: the true gradient, one per leaf (:meth:`Expected.leaves`).
       run: what the submission's function returned.
+      diagnoser: names the mistake behind a failing leaf.
 
     Returns:
       One result per leaf, named by the target and the leaf's path
@@ -87,7 +89,7 @@ def compare_target(pack: Pack, target: Target, cases: Sequence[Case], expected: 
       Messages describe public cases only: of hidden ones they give counts.
     """
     points = target.points / len(expected)
-    return [_compare_leaf(pack, target, cases, leaf, run, points) for leaf in expected]
+    return [_compare_leaf(pack, target, cases, leaf, run, points, diagnoser) for leaf in expected]
 
 
 def not_run(target: Target, cases: Sequence[Case], expected: Sequence[Expected], status: str,
@@ -105,47 +107,59 @@ def _hidden_count(cases: Sequence[Case], indices: Sequence[int]) -> int:
 
 
 def _compare_leaf(pack: Pack, target: Target, cases: Sequence[Case], expected: Expected, run: TargetRun,
-                  points: float) -> TargetResult:
+                  points: float, diagnoser: Diagnoser) -> TargetResult:
     name = target.name + expected.path
     n, n_hidden = len(expected.cases), _hidden_count(cases, expected.cases)
 
-    def fail(code: str, message: str) -> TargetResult:
-        return TargetResult(name, False, 0.0, points, message, Diagnosis(code, message), n, 0, n_hidden, 0)
+    def fail(message: str, diagnosis: Diagnosis) -> TargetResult:
+        return TargetResult(name, False, 0.0, points, message, diagnosis, n, 0, n_hidden, 0)
 
     if run.missing:
-        return fail("missing", f"{target.function} is not defined")
-    covered = [(i, exp) for i, exp in zip(expected.cases, expected.arrays) if i < len(run.outputs)]
-    for i, exp in covered:
-        got = run.outputs[i].get(expected.path)
-        symbolic = pack.shape_of(target.of) if not expected.path else None
-        if cases[i].hidden and (got is None or got.shape != exp.shape):
-            wanted = f" (expected ({', '.join(map(str, symbolic))}))" if symbolic else ""
-            return fail("shape", f"{target.function} returned the wrong shape in a hidden case{wanted}")
+        return fail(f"{target.function} is not defined", diagnoser.missing(target))
+    symbolic = pack.shape_of(target.of) if not expected.path else None
+    shown_shape = _symbolic(symbolic) if symbolic else None
+    got_all = [run.outputs[i].get(expected.path) if i < len(run.outputs) else None for i in expected.cases]
+    # Public cases first: their shapes can be shown.
+    for j in sorted(range(n), key=lambda j: cases[expected.cases[j]].hidden):
+        i, exp, got = expected.cases[j], expected.arrays[j], got_all[j]
+        if i >= len(run.outputs) or (got is not None and got.shape == exp.shape):
+            continue
+        diagnosis = diagnoser.shape(target, name, shown_shape or str(exp.shape), expected.cases, expected.arrays,
+                                    got_all)
+        if cases[i].hidden:
+            wanted = f" (expected {shown_shape})" if shown_shape else ""
+            return fail(f"{target.function} returned the wrong shape in a hidden case{wanted}", diagnosis)
         if got is None:
-            return fail("shape", f"{target.function} returned {_returned(run.outputs[i])}, expected "
-                        f"{_returned({expected.path: exp})} in {cases[i].describe()}")
-        if got.shape != exp.shape:
-            expected_shape = f"({', '.join(map(str, symbolic))}) = {exp.shape}" if symbolic else f"{exp.shape}"
-            what = f"{name} of shape" if expected.path else "shape"
-            return fail("shape", f"{target.function} returned {what} {got.shape}, expected {expected_shape} in "
-                        f"{cases[i].describe()}")
+            return fail(f"{target.function} returned {_returned(run.outputs[i])}, expected "
+                        f"{_returned({expected.path: exp})} in {cases[i].describe()}", diagnosis)
+        expected_shape = (f"{shown_shape} = {exp.shape}" if shown_shape and shown_shape != str(exp.shape)
+                          else f"{exp.shape}")
+        what = f"{name} of shape" if expected.path else "shape"
+        return fail(f"{target.function} returned {what} {got.shape}, expected {expected_shape} in "
+                    f"{cases[i].describe()}", diagnosis)
     if run.error is not None:
         where = cases[run.error_case].describe() if run.error_case is not None else "a case"
-        return fail("memory" if run.memory else "error", f"{run.error} in {where}")
+        code = "memory" if run.memory else "error"
+        return fail(f"{run.error} in {where}", diagnoser.error(target, code, run.error, where))
     if len(run.outputs) != len(cases):
-        return fail("error", f"{target.function} returned results for {len(run.outputs)} of {len(cases)} cases")
+        message = f"{target.function} returned results for {len(run.outputs)} of {len(cases)} cases"
+        return fail(message, Diagnosis("error", message))
     outputs = [run.outputs[i][expected.path] for i in expected.cases]
     got = np.concatenate([g.ravel() for g in outputs])
     if not np.isfinite(got).all():
-        # Public cases first: they can be shown.
         for i, g in sorted(zip(expected.cases, outputs), key=lambda pair: cases[pair[0]].hidden):
             bad = np.argwhere(~np.isfinite(g))
             if len(bad):
                 index = tuple(int(k) for k in bad[0])
                 value = "not finite" if cases[i].hidden else f"{g[index]}"
-                return fail("nonfinite", f"{_element(name, index)} is {value} in {cases[i].describe()}")
+                message = f"{_element(name, index)} is {value} in {cases[i].describe()}"
+                return fail(message, diagnoser.nonfinite(target, message))
     hidden = np.array([cases[i].hidden for i in expected.cases])
-    return _compare_values(name, points, cases, expected, outputs, run.dtypes, got, pack.tolerance, hidden)
+
+    def diagnose(failing: Sequence[int]) -> Diagnosis | None:
+        return diagnoser.values(target, expected.path, expected.cases, expected.arrays, outputs, failing)
+
+    return _compare_values(name, points, cases, expected, outputs, run.dtypes, got, pack.tolerance, hidden, diagnose)
 
 
 def _returned(leaves: Mapping[str, np.ndarray]) -> str:
@@ -159,7 +173,8 @@ def _returned(leaves: Mapping[str, np.ndarray]) -> str:
 
 def _compare_values(name: str, points: float, cases: Sequence[Case], expected: Expected,
                     outputs: Sequence[np.ndarray], dtypes: Sequence[str], got: np.ndarray,
-                    tol: Tolerance, hidden: np.ndarray) -> TargetResult:
+                    tol: Tolerance, hidden: np.ndarray,
+                    diagnose: Callable[[Sequence[int]], Diagnosis | None]) -> TargetResult:
     n, n_hidden = len(expected.cases), int(hidden.sum())
     abs_errors = np.maximum.reduceat(np.abs(got - expected.flat), expected.starts)
     ratios = abs_errors / (tol.atol + tol.rtol * expected.scale)
@@ -172,9 +187,9 @@ def _compare_values(name: str, points: float, cases: Sequence[Case], expected: E
     summary = (f"max abs error {abs_errors[public].max():.2g}, max rel error {rel_errors[public].max():.2g}"
                if public.any() else "")
 
-    def result(passed: bool, message: str) -> TargetResult:
-        return TargetResult(name, passed, points if passed else 0.0, points, message, None, n, n - len(failing),
-                            n_hidden, n_hidden - hidden_failed)
+    def result(passed: bool, message: str, diagnosis: Diagnosis | None = None) -> TargetResult:
+        return TargetResult(name, passed, points if passed else 0.0, points, message, diagnosis, n,
+                            n - len(failing), n_hidden, n_hidden - hidden_failed)
 
     if not len(failing):
         counted = f"{n} cases ({n_hidden} hidden)" if n_hidden else f"{n} cases"
@@ -194,7 +209,12 @@ def _compare_values(name: str, points: float, cases: Sequence[Case], expected: E
                    f"tolerance {tol.rtol:g} relative)")
     if any(d in _LOW_PRECISION for d in dtypes):
         message += "; some results were returned in float32 or float16: compute in float64"
-    return result(False, message)
+    return result(False, message, diagnose([int(j) for j in failing]))
+
+
+def _symbolic(shape: Sequence[str | int]) -> str:
+    """``(d, h)``, ``(h,)``, ``(1,)``: a symbolic shape written as Python writes tuples."""
+    return f"({', '.join(map(str, shape))}{',' if len(shape) == 1 else ''})"
 
 
 def _element(name: str, index: tuple[int, ...]) -> str:

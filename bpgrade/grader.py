@@ -16,6 +16,7 @@ from typing import Callable, Iterable, Iterator, Mapping, Sequence
 from . import truth
 from .cases import Case, generate_cases
 from .compare import Expected, compare_target, not_run
+from .diagnosis import Diagnoser
 from .errors import SubmissionError
 from .gradebook import Gradebook
 from .packs import Pack, load_pack
@@ -44,6 +45,7 @@ class _Setup:
     cases: tuple[Case, ...]
     expected: Mapping[str, list[Expected]]
     device: str
+    diagnoser: Diagnoser
 
     @classmethod
     def make(cls, pack: Pack, seed: int | None, device: str | None) -> "_Setup":
@@ -51,7 +53,7 @@ class _Setup:
         cases = generate_cases(pack, seed)
         grads = truth.gradients(pack.model, {t.name: t.of for t in pack.targets}, cases, dev)
         expected = {t.name: Expected.leaves([g[t.name] for g in grads]) for t in pack.targets}
-        return cls(pack, cases, expected, dev.platform)
+        return cls(pack, cases, expected, dev.platform, Diagnoser(pack, cases, dev))
 
     def job(self, limits: Limits) -> Job:
         nested = [name for name, leaves in self.expected.items() if [leaf.path for leaf in leaves] != [""]]
@@ -72,7 +74,7 @@ class _Setup:
         else:
             targets = tuple(result for t in pack.targets
                             for result in compare_target(pack, t, self.cases, self.expected[t.name],
-                                                         run.targets[t.name]))
+                                                         run.targets[t.name], self.diagnoser))
         return Report(exercise=pack.name, submission=name, status=run.status, targets=targets, message=run.message,
                       seed=self.cases[0].seed, cases=n, hidden_cases=sum(c.hidden for c in self.cases),
                       device=self.device, seconds=run.seconds, output=run.output)

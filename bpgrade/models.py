@@ -24,6 +24,7 @@ never in a worker.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,25 +88,37 @@ def symbolic_shapes(shapes: Mapping[str, tuple]) -> Callable[[Mapping[str, int]]
     return concrete
 
 
-def from_network(network: Network, inputs: Mapping[str, tuple], params: Mapping[str, tuple]) -> Model:
+def from_network(network: Network, inputs: Mapping[str, tuple], params: Mapping[str, tuple], *,
+                 activations: Mapping[int, Callable] | None = None, linears: Mapping[int, Callable] | None = None,
+                 loss: Callable | None = None) -> Model:
     """The model of a declarative network; its activation inputs are tapped as
-    ``act0``, ``act1``, ... and those of ReLU layers are its kinks."""
-    kinds = [layer.kind for layer in network.layers if layer.kind != "linear"]
+    ``act0``, ``act1``, ... and those of ReLU layers are its kinks.
 
-    def loss(*args):
+    ``activations`` (by activation index), ``linears`` (by linear-layer index,
+    called as ``f(params, h)``) and ``loss`` replace parts of the network: that
+    is how :mod:`bpgrade.mistakes` builds the networks of students' mistakes.
+    """
+    kinds = [layer.kind for layer in network.layers if layer.kind != "linear"]
+    activations, linears = activations or {}, linears or {}
+    loss_fn = loss or networks.LOSSES[network.loss]
+
+    def model_loss(*args):
         *values, params_, tap = args
         tensors = {**dict(zip(inputs, values)), **params_}
         h = tensors[network.input]
-        index = 0
+        n_act = n_lin = 0
         for layer in network.layers:
             if layer.kind == "linear":
-                h = networks.linear({"w": tensors[layer.weight], "b": tensors[layer.bias]}, h)
+                apply = linears.get(n_lin, networks.linear)
+                h = apply({"w": tensors[layer.weight], "b": tensors[layer.bias]}, h)
+                n_lin += 1
             else:
-                h = networks.ACTIVATIONS[layer.kind](tap(f"act{index}", h))
-                index += 1
-        return networks.LOSSES[network.loss](h, tensors[network.label])
+                activate = activations.get(n_act, networks.ACTIVATIONS[layer.kind])
+                h = activate(tap(f"act{n_act}", h))
+                n_act += 1
+        return loss_fn(h, tensors[network.label])
 
-    return Model(tuple(inputs), tuple(params), loss, symbolic_shapes({**inputs, **params}),
+    return Model(tuple(inputs), tuple(params), model_loss, symbolic_shapes({**inputs, **params}),
                  kinks=tuple(f"act{i}" for i, kind in enumerate(kinds) if kind == "relu"))
 
 
@@ -114,8 +127,9 @@ class ModelFileError(Exception):
 
 
 def load_model(path: Path, inputs: tuple[str, ...], params: tuple[str, ...],
-               declared: Mapping[str, tuple] | None, kinks: tuple[str, ...]) -> Model:
-    """The model that a pack's ``model.py`` defines.
+               declared: Mapping[str, tuple] | None, kinks: tuple[str, ...],
+               variants: tuple[str, ...] = ()) -> tuple[Model, dict[str, Model]]:
+    """The model that a pack's ``model.py`` defines, and its variants.
 
     Args:
       path: the file.
@@ -123,6 +137,11 @@ def load_model(path: Path, inputs: tuple[str, ...], params: tuple[str, ...],
       declared: symbolic shapes from exercise.yaml, used when the file defines
         no ``shapes``; None when exercise.yaml gives names only.
       kinks: tapped names to keep away from 0.
+      variants: names of other functions of the file with the signature of
+        ``loss`` (the pack's mistake models).
+
+    Returns:
+      ``(model, {variant name: the model with that function as its loss})``.
 
     Raises:
       ModelFileError: the file fails to import or lacks what it must define.
@@ -142,4 +161,11 @@ def load_model(path: Path, inputs: tuple[str, ...], params: tuple[str, ...],
             raise ModelFileError("no function shapes(dims), and exercise.yaml gives no shapes")
         shapes = symbolic_shapes(declared)
     draw = getattr(module, "draw", None)
-    return Model(inputs, params, loss, shapes, draw if callable(draw) else None, kinks)
+    model = Model(inputs, params, loss, shapes, draw if callable(draw) else None, kinks)
+    found = {}
+    for name in variants:
+        variant = getattr(module, name, None)
+        if not callable(variant):
+            raise ModelFileError(f"no function {name}(*inputs, params, tap)")
+        found[name] = dataclasses.replace(model, loss=variant)
+    return model, found

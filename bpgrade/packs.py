@@ -22,6 +22,7 @@ import yaml
 
 from . import truth
 from .errors import PackError
+from .mistakes import MISTAKE_CODES, Mistake, network_mistakes
 from .models import Model, ModelFileError, from_network, load_model
 from .networks import ACTIVATIONS, LOSSES, Layer, Network
 
@@ -39,12 +40,15 @@ _PACK_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 @dataclass(frozen=True)
 class Target:
     """A graded gradient: d loss / d ``of`` (an input, a parameter or a tapped
-    intermediate), computed by the submission's ``function``."""
+    intermediate), computed by the submission's ``function``. ``readme`` is
+    the heading of the pack's README that a student who fails it should
+    revisit (None: the README as a whole)."""
 
     name: str
     points: float
     of: str = ""
     function: str = ""
+    readme: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "of", self.of or self.name)
@@ -81,7 +85,8 @@ class Pack:
     ``model.py`` computes the shapes); a submission's functions are called as
     ``f(*inputs, params)`` with NumPy float64 arrays (params a dict, whose
     values may be pytrees). ``model`` is what the truth differentiates; a
-    declarative pack also keeps its ``network``.
+    declarative pack also keeps its ``network``. ``mistakes`` are the mistake
+    models that diagnosis compares failing submissions with.
     ``digest`` is the SHA-256 of ``exercise.yaml``: results graded under another
     digest are graded again.
     """
@@ -99,6 +104,7 @@ class Pack:
     tolerance: Tolerance
     timeout: float
     forbidden_modules: tuple[str, ...]
+    mistakes: tuple[Mistake, ...] = ()
     digest: str = ""
 
     @property
@@ -197,7 +203,7 @@ class _Validator:
     def pack(self, data: Any, root: Path) -> Pack:
         data = self.mapping(data, "")
         known = {"name", "title", "dims", "inputs", "params", "network", "model", "targets", "cases", "tolerance",
-                 "timeout", "forbidden_modules"}
+                 "timeout", "forbidden_modules", "mistakes"}
         for key in data:
             if key not in known:
                 raise self.fail(str(key), f"one of the keys {', '.join(sorted(known))}", key)
@@ -218,14 +224,23 @@ class _Validator:
         cases_value = self.mapping(data["cases"], "cases")
         cases = self.cases(cases_value, dims)
         network = None
+        headings = _headings(root / "README.md")
         if "network" in data:
+            if "mistakes" in data:
+                raise self.fail("mistakes", "no mistakes: a declarative network gets its mistake models from "
+                                "bpgrade (declare them with model: model.py)")
             network = self.network(data["network"], inputs, params)
             model = from_network(network, inputs, params)
+            mistakes = network_mistakes(network, inputs, params)
         else:
             kinks = cases_value.get("kinks", [])
             if not isinstance(kinks, list) or not all(isinstance(k, str) for k in kinks):
                 raise self.fail("cases.kinks", "a list of tapped names", kinks)
-            model = self.model(data["model"], root, inputs, params, tuple(kinks))
+            declared = self.mistakes(data.get("mistakes", {}), headings)
+            model, variants = self.model(data["model"], root, inputs, params, tuple(kinks),
+                                         tuple(spec["loss"] for spec in declared.values()))
+            mistakes = tuple(Mistake(name, spec["code"], spec["text"], variants[spec["loss"]], spec.get("readme"))
+                             for name, spec in declared.items())
         taps = self.probe(model, "network" if network else "model", dims, cases)
         for kink in model.kinks:
             if kink not in taps:
@@ -245,20 +260,21 @@ class _Validator:
             params=params,
             model=model,
             network=network,
-            targets=self.targets(data["targets"], [*inputs, *params, *taps]),
+            targets=self.targets(data["targets"], [*inputs, *params, *taps], headings),
             cases=cases,
             tolerance=self.tolerance(data.get("tolerance", {})),
             timeout=self.number(data.get("timeout", 10), "timeout", positive=True),
             forbidden_modules=tuple(forbidden),
+            mistakes=mistakes,
         )
 
     def model(self, value: Any, root: Path, inputs: Mapping[str, Shape | None], params: Mapping[str, Shape | None],
-              kinks: tuple[str, ...]) -> Model:
+              kinks: tuple[str, ...], variants: tuple[str, ...]) -> tuple[Model, dict[str, Model]]:
         if not isinstance(value, str) or not value.endswith(".py") or not (root / value).is_file():
             raise self.fail("model", "the name of a Python file in the pack's folder (model.py)", value)
         declared = None if any(s is None for s in [*inputs.values(), *params.values()]) else {**inputs, **params}
         try:
-            return load_model(root / value, tuple(inputs), tuple(params), declared, kinks)
+            return load_model(root / value, tuple(inputs), tuple(params), declared, kinks, variants)
         except ModelFileError as e:
             raise PackError(str(root / value), "", str(e)) from None
 
@@ -350,22 +366,44 @@ class _Validator:
             raise self.fail(f"params.{unused[0]}", "a parameter that some linear layer uses", unused[0])
         return Network(value["input"], value["label"], tuple(layers), value["loss"])
 
-    def targets(self, value: Any, differentiable: list[str]) -> tuple[Target, ...]:
+    def targets(self, value: Any, differentiable: list[str], headings: list[str]) -> tuple[Target, ...]:
         targets = []
         for name, spec in self.mapping(value, "targets").items():
             key = f"targets.{name}"
             self.name(name, key)
             spec = {} if spec is None else spec
-            if not isinstance(spec, dict) or set(spec) - {"points", "of", "function"}:
-                raise self.fail(key, "a mapping with the keys points, of, function", spec)
+            if not isinstance(spec, dict) or set(spec) - {"points", "of", "function", "readme"}:
+                raise self.fail(key, "a mapping with the keys points, of, function, readme", spec)
             of = spec.get("of", name)
             if of not in differentiable:
                 raise self.fail(f"{key}.of" if "of" in spec else key,
                                 f"an input, a parameter or a tapped name ({', '.join(differentiable)})", of)
             function = self.name(spec.get("function", f"grad_{name}"), f"{key}.function")
             targets.append(Target(name, self.number(spec.get("points", 1), f"{key}.points", positive=True), of,
-                                  function))
+                                  function, self.heading(spec.get("readme"), f"{key}.readme", headings)))
         return tuple(targets)
+
+    def heading(self, value: Any, key: str, headings: list[str]) -> str | None:
+        if value is not None and value not in headings:
+            raise self.fail(key, f"a heading of README.md ({', '.join(map(repr, headings)) or 'it has none'})", value)
+        return value
+
+    def mistakes(self, value: Any, headings: list[str]) -> dict[str, dict]:
+        found = {}
+        for name, spec in self.mapping(value, "mistakes", empty=True).items():
+            key = f"mistakes.{name}"
+            self.name(name, key)
+            if not isinstance(spec, dict) or not {"loss", "text"} <= set(spec) <= {"loss", "code", "text", "readme"}:
+                raise self.fail(key, "a mapping with the keys loss and text, and optionally code and readme", spec)
+            self.name(spec["loss"], f"{key}.loss")
+            if not isinstance(spec["text"], str) or not spec["text"].strip():
+                raise self.fail(f"{key}.text", "a sentence telling the student what the mistake is", spec["text"])
+            spec = {"code": "mistake", **spec}
+            if spec["code"] not in MISTAKE_CODES:
+                raise self.fail(f"{key}.code", f"one of {', '.join(MISTAKE_CODES)}", spec["code"])
+            self.heading(spec.get("readme"), f"{key}.readme", headings)
+            found[name] = spec
+        return found
 
     def cases(self, value: Mapping, dims: Mapping[str, tuple[int, int]]) -> CaseSettings:
         known = {"public_seed", "hidden_seed", "shapes", "per_shape", "include", "activation_margin", "kinks"}
@@ -411,3 +449,9 @@ class _Validator:
             rtol=self.number(value.get("rtol", 1e-9), "tolerance.rtol", positive=True),
             atol=self.number(value.get("atol", 1e-12), "tolerance.atol", positive=True),
         )
+
+
+def _headings(readme: Path) -> list[str]:
+    """The Markdown headings of a README, without their ``#``."""
+    return [line.lstrip("#").strip() for line in readme.read_text(encoding="utf-8").splitlines()
+            if line.startswith("#")]

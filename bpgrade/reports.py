@@ -12,14 +12,30 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
-#: The diagnosis codes bpgrade produces; see README.md, "Diagnoses".
-DIAGNOSIS_CODES = ("missing", "shape", "nonfinite", "error", "memory", "forbidden", "timeout")
+#: The diagnosis vocabulary: each code and what it means (README.md, "Diagnoses").
+DIAGNOSIS_CODES = {
+    "missing": "the function is not defined",
+    "shape": "a result of the wrong shape (both shapes named, and how they relate)",
+    "nonfinite": "a NaN or an infinity in the result",
+    "sign": "the negative of the truth",
+    "scale": "a multiple of the truth (2, 1/2, a dim such as N, one over a dim, or another constant)",
+    "transpose": "the truth transposed",
+    "relu_mask": "the gradient with a ReLU's derivative left out or taken from the wrong tensor",
+    "activation_derivative": "the gradient with another activation's derivative left out or wrong",
+    "chain_rule": "the gradient with a term or a path of the chain rule left out",
+    "mistake": "a mistake that the exercise names (its mistake models)",
+    "error": "the function raised an exception (the student's line is quoted)",
+    "memory": "the submission ran out of memory",
+    "forbidden": "the submission uses automatic differentiation or a forbidden module",
+    "timeout": "the submission ran out of time",
+}
 
 
 @dataclass(frozen=True)
 class Diagnosis:
     """What a failing target's numbers point to: a code from
-    :data:`DIAGNOSIS_CODES` and a sentence for the student."""
+    :data:`DIAGNOSIS_CODES` and a text for the student (lines separated by
+    newlines: the mistake, what to revisit, the smallest failing case)."""
 
     code: str
     text: str
@@ -119,11 +135,17 @@ class Report:
                  f"on {self.device}"]
         if self.status != "ok":
             lines.append(f"status: {self.status}: {self.message}")
-        for r in rows:
+        text_width = max(width - indent, 30)
+        for r, t in zip(rows, (None, *self.targets)):
             head = "  ".join(c.ljust(w) for c, w in zip(r[:3], widths))
-            wrapped = textwrap.wrap(r[3], max(width - indent, 30)) or [""]
+            wrapped = textwrap.wrap(r[3], text_width) or [""]
             lines.append(f"{head}  {wrapped[0]}".rstrip())
             lines.extend(" " * indent + more for more in wrapped[1:])
+            if t is not None and t.diagnosis is not None and t.diagnosis.text != t.message:
+                # The mistake's paragraph is wrapped; the case block keeps its layout.
+                first, *block = t.diagnosis.text.split("\n")
+                lines.extend(" " * indent + more for more in textwrap.wrap(f"{t.diagnosis.code}: {first}", text_width))
+                lines.extend(" " * indent + more for more in block)
         lines.append(f"score {_num(self.score)}/{_num(self.max_score)}")
         return "\n".join(lines)
 

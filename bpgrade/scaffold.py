@@ -33,9 +33,9 @@ params:
 model: model.py       # the network: a pure JAX function
 
 targets:              # what students compute; grad_<name>(x, y, params) unless function says otherwise
-  delta: {{of: z, function: delta}}   # an intermediate that model.py taps
-  w: {{points: 1}}
-  b: {{points: 1}}
+  delta: {{of: z, function: delta, readme: The gradients}}   # an intermediate that model.py taps
+  w: {{points: 1, readme: The gradients}}                     # readme: the README heading to revisit
+  b: {{points: 1, readme: The gradients}}
 
 cases:
   public_seed: 0
@@ -48,6 +48,13 @@ cases:
 
 tolerance: {{rtol: 1.0e-9, atol: 1.0e-12}}
 timeout: 10
+
+mistakes:             # mistake models: a failing target that matches one is told this text
+  derivative_left_out:
+    loss: loss_derivative_left_out    # a function of model.py with the signature of loss
+    code: activation_derivative
+    text: "σ'(z) is left out of the delta: δ = (a − y)/N ⊙ σ'(z)."
+    readme: The gradients
 ''',
     "model.py": '''\
 """The network of {name}, as a pure JAX function (it runs in the grader only)."""
@@ -55,11 +62,18 @@ timeout: 10
 import jax
 import jax.numpy as jnp
 
+from bpgrade.mistakes import with_derivative
 
-def loss(x, y, params, tap):
+
+def loss(x, y, params, tap, activation=jax.nn.sigmoid):
     z = tap("z", jnp.matmul(x, params["w"], precision=jax.lax.Precision.HIGHEST) + params["b"])
-    a = jax.nn.sigmoid(z)
+    a = activation(z)
     return 0.5 * jnp.sum((a - y) ** 2) / x.shape[0]
+
+
+def loss_derivative_left_out(x, y, params, tap):
+    """The mistake model: the sigmoid with its derivative taken as 1."""
+    return loss(x, y, params, tap, activation=with_derivative(jax.nn.sigmoid, lambda z, g: g))
 ''',
     "template.py": '''\
 """{name}: gradients of one sigmoid layer under a quadratic cost.
@@ -89,7 +103,11 @@ def grad_b(x, y, params):
     "README.md": '''\
 # {name}
 
+## The network
+
     z = x w + b        a = σ(z)        C = Σ (a − y)² / (2N)
+
+## The gradients
 
 - δ = ∂C/∂z = (a − y)/N ⊙ σ'(z), with σ' = σ(1 − σ)
 - ∂C/∂w = xᵀ δ
@@ -121,6 +139,7 @@ def grad_b(x, y, params):
 import numpy as np
 
 FAILS = ["delta", "w", "b"]
+DIAGNOSES = {{"delta": "activation_derivative", "w": "activation_derivative", "b": "activation_derivative"}}
 
 
 def delta(x, y, params):

@@ -2,9 +2,11 @@
 
 A pack folder holds ``selftest/reference.py``, which must pass every target,
 and wrong solutions ``selftest/<mistake>.py``, each declaring the targets it
-must fail, and only those, with a literal at module level::
+must fail, and only those, and the diagnosis code each failing target must
+get (None: no diagnosis), with literals at module level::
 
     FAILS = ["w1", "b1", "x"]
+    DIAGNOSES = {"w1": "relu_mask", "b1": "relu_mask", "x": "relu_mask"}
 
 Every solution runs in the sandbox like any submission, on several seeds.
 """
@@ -12,14 +14,14 @@ Every solution runs in the sandbox like any submission, on several seeds.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 from .errors import PackError
 from .grader import _Setup
 from .packs import Pack
-from .reports import Report
+from .reports import DIAGNOSIS_CODES, Report
 from .runner import Limits
 
 SELFTEST_DIR = "selftest"
@@ -30,10 +32,12 @@ DEFAULT_SEEDS = (None, 1, 2)
 
 @dataclass(frozen=True)
 class Solution:
-    """A solution file of a pack's self-test and the targets it must fail (none for the reference)."""
+    """A solution file of a pack's self-test, the targets it must fail (none
+    for the reference) and the diagnosis code of each (None: no diagnosis)."""
 
     path: Path
     fails: frozenset[str]
+    diagnoses: Mapping[str, str | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -47,17 +51,41 @@ class Outcome:
     report: Report
 
     @property
+    def misdiagnosed(self) -> list[str]:
+        """``"w1: transpose, declared shape"`` for each failing leaf whose diagnosis is not the declared one."""
+        found = []
+        for result in self.report.targets:
+            if result.passed:
+                continue
+            target = target_of(result.name, self.solution.diagnoses)
+            got = result.diagnosis.code if result.diagnosis else None
+            if target is not None and got != self.solution.diagnoses[target]:
+                found.append(f"{result.name}: {got}, declared {self.solution.diagnoses[target]}")
+        return found
+
+    @property
     def ok(self) -> bool:
-        return self.failed == self.solution.fails
+        return self.failed == self.solution.fails and not self.misdiagnosed
 
     def describe(self) -> str:
         """``"mlp2 seed 1: sum_not_mean fails w1, b1 as declared"`` or what went wrong."""
         name, declared = self.solution.path.stem, _names(self.solution.fails)
         head = f"{self.pack} seed {self.seed}: {name}"
         if self.ok:
-            return f"{head} passes every target" if not self.solution.fails else f"{head} fails {declared} as declared"
+            return (f"{head} passes every target" if not self.solution.fails
+                    else f"{head} fails {declared} as declared, diagnosed as declared")
+        if self.failed == self.solution.fails:
+            return f"{head} fails {declared} as declared, but diagnosed {'; '.join(self.misdiagnosed)}"
         return (f"{head} fails {_names(self.failed) or 'nothing'}, declared {declared or 'nothing'}"
                 + (f" ({self.report.status}: {self.report.message})" if self.report.status != "ok" else ""))
+
+
+def target_of(leaf: str, targets: Iterable[str]) -> str | None:
+    """The target among ``targets`` that a leaf (``layers[2].w``) belongs to."""
+    for name in targets:
+        if leaf == name or leaf.startswith((name + "[", name + ".")):
+            return name
+    return None
 
 
 def _names(targets: frozenset[str]) -> str:
@@ -80,33 +108,41 @@ def solutions(pack: Pack) -> list[Solution]:
     for path in sorted(folder.glob("*.py")):
         if path.name == REFERENCE:
             continue
-        fails = _declared_fails(path)
+        declared = _declared(path)
+        fails = declared.get("FAILS")
         if not fails or not isinstance(fails, list) or not all(f in targets for f in fails):
             raise PackError(str(path), "FAILS", f"a non-empty list of the targets this solution must fail "
                             f"({', '.join(targets)})", fails)
-        found.append(Solution(path, frozenset(fails)))
+        diagnoses = declared.get("DIAGNOSES")
+        if (not isinstance(diagnoses, dict) or set(diagnoses) != set(fails)
+                or not all(code is None or code in DIAGNOSIS_CODES for code in diagnoses.values())):
+            raise PackError(str(path), "DIAGNOSES", "a dict giving each target of FAILS its diagnosis code "
+                            f"({', '.join(DIAGNOSIS_CODES)}) or None", diagnoses)
+        found.append(Solution(path, frozenset(fails), diagnoses))
     return found
 
 
-def _declared_fails(path: Path) -> object:
+def _declared(path: Path) -> dict[str, object]:
+    """The literals assigned at module level to FAILS and DIAGNOSES (None where not a literal)."""
     try:
         tree = ast.parse(path.read_text(encoding="utf-8"))
     except (SyntaxError, OSError, UnicodeDecodeError) as e:
         raise PackError(str(path), "", "a readable Python file", str(e)) from None
+    found: dict[str, object] = {}
     for node in tree.body:
-        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["FAILS"]:
+        names = [getattr(t, "id", None) for t in node.targets] if isinstance(node, ast.Assign) else []
+        if names in (["FAILS"], ["DIAGNOSES"]):
             try:
-                return ast.literal_eval(node.value)
+                found[names[0]] = ast.literal_eval(node.value)
             except ValueError:
-                return None
-    return None
+                found[names[0]] = None
+    return found
 
 
 def failed_targets(pack: Pack, report: Report) -> frozenset[str]:
     """The targets with at least one failing leaf (``layers`` when ``layers[2].w`` failed)."""
-    failing = [r.name for r in report.targets if not r.passed]
-    return frozenset(t.name for t in pack.targets
-                     if any(n == t.name or n.startswith((t.name + "[", t.name + ".")) for n in failing))
+    names = [t.name for t in pack.targets]
+    return frozenset(target_of(r.name, names) for r in report.targets if not r.passed)
 
 
 def run(pack: Pack, seeds: Sequence[int | None] = DEFAULT_SEEDS, *, device: str | None = None,

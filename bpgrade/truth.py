@@ -119,19 +119,69 @@ def loss_and_taps(model: Model, tensors: Mapping[str, Any]) -> tuple[Any, dict[s
     return _tapped(model, tensors, None)
 
 
+def _one(model: Model, wanted: tuple[tuple[str, str], ...], tensors):
+    """The gradients of one case (``{target: gradient}``) and its tapped values."""
+    _, shapes = loss_and_taps(model, tensors)
+    zeros = jax.tree.map(jnp.zeros_like, shapes)
+
+    def loss(t, eps):
+        return _tapped(model, t, eps)
+
+    (g_tensors, g_taps), taps = jax.grad(loss, argnums=(0, 1), has_aux=True)(tensors, zeros)
+    return {target: g_tensors[of] if of in g_tensors else g_taps[of] for target, of in wanted}, taps
+
+
 @functools.lru_cache(maxsize=None)
 def _batched(model: Model, wanted: tuple[tuple[str, str], ...]):
-    def one(tensors):
-        _, shapes = loss_and_taps(model, tensors)
-        zeros = jax.tree.map(jnp.zeros_like, shapes)
+    return jax.jit(jax.vmap(functools.partial(_one, model, wanted)))
 
-        def loss(t, eps):
-            return _tapped(model, t, eps)
 
-        (g_tensors, g_taps), taps = jax.grad(loss, argnums=(0, 1), has_aux=True)(tensors, zeros)
-        return {target: g_tensors[of] if of in g_tensors else g_taps[of] for target, of in wanted}, taps
+@functools.lru_cache(maxsize=None)
+def _batched_variants(models: tuple[Model, ...], wanted: tuple[tuple[str, str], ...], fast_compile: bool):
+    def every(tensors):
+        return tuple(_one(model, wanted, tensors)[0] for model in models)
 
-    return jax.jit(jax.vmap(one))
+    # Diagnosis compiles this once per shape and runs it once: XLA's cheapest
+    # optimisation level halves the compile time and leaves float64 intact.
+    options = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
+    return jax.jit(jax.vmap(every), compiler_options=options if fast_compile else None)
+
+
+def variant_gradients(models: Sequence[Model], wanted: Mapping[str, str], cases: Sequence,
+                      device: jax.Device | None = None) -> list[list[dict[str, Any]]]:
+    """The gradients of several models of one pack (its mistake models) on
+    cases, with one compiled program per shape for all of them.
+
+    Returns:
+      For each case, in order, one ``{target name: gradient}`` per model.
+    """
+    device = device or select_device()
+    program = _batched_variants(tuple(models), tuple(wanted.items()), device.platform == "cpu")
+    result: list[list[dict[str, Any]]] = [[] for _ in cases]
+    for indices in _by_shape(cases).values():
+        stacked = _stack(cases, indices)
+        with jax.enable_x64(True), jax.default_matmul_precision("highest"):
+            try:
+                out = program(jax.device_put(stacked, device))
+            except jax.errors.JaxRuntimeError as e:
+                raise DeviceError(f"computing the mistake models on {device.platform} failed: "
+                                  f"{str(e).strip().splitlines()[0]}") from None
+            out = jax.tree.map(lambda v: np.asarray(v, np.float64), out)
+        for j, i in enumerate(indices):
+            result[i] = [jax.tree.map(lambda v: v[j], grads) for grads in out]
+    return result
+
+
+def _by_shape(cases: Sequence) -> dict[tuple, list[int]]:
+    groups: dict[tuple, list[int]] = {}
+    for i, case in enumerate(cases):
+        groups.setdefault(tuple(sorted(case.dims.items())), []).append(i)
+    return groups
+
+
+def _stack(cases: Sequence, indices: Sequence[int]) -> dict[str, Any]:
+    names = cases[indices[0]].tensors.keys()
+    return {k: jax.tree.map(lambda *leaves: np.stack(leaves), *[cases[i].tensors[k] for i in indices]) for k in names}
 
 
 def evaluate(model: Model, wanted: Mapping[str, str], stacked: Mapping[str, Any],
@@ -187,15 +237,9 @@ def gradients(model: Model, wanted: Mapping[str, str], cases: Sequence, device: 
       each gradient is a float64 array (or a pytree of them) of the shape of
       what it differentiates with respect to.
     """
-    groups: dict[tuple, list[int]] = {}
-    for i, case in enumerate(cases):
-        groups.setdefault(tuple(sorted(case.dims.items())), []).append(i)
     result: list[dict[str, np.ndarray]] = [{} for _ in cases]
-    for indices in groups.values():
-        names = cases[indices[0]].tensors.keys()
-        stacked = {k: jax.tree.map(lambda *leaves: np.stack(leaves), *[cases[i].tensors[k] for i in indices])
-                   for k in names}
-        out = evaluate(model, wanted, stacked, device).grads
+    for indices in _by_shape(cases).values():
+        out = evaluate(model, wanted, _stack(cases, indices), device).grads
         for j, i in enumerate(indices):
             result[i] = jax.tree.map(lambda v: v[j], out)
     return result

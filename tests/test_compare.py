@@ -5,6 +5,7 @@ import pytest
 
 from bpgrade import truth
 from bpgrade.compare import Expected, compare_target
+from bpgrade.diagnosis import Diagnoser
 from bpgrade.runner import TargetRun
 
 
@@ -24,7 +25,7 @@ def run(outputs, **kw):
 
 
 def compare(mlp2, w1, cases, expected, target_run):
-    [result] = compare_target(mlp2, w1, cases, [Expected.of(expected)], target_run)
+    [result] = compare_target(mlp2, w1, cases, [Expected.of(expected)], target_run, Diagnoser(mlp2, cases))
     return result
 
 

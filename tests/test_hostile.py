@@ -63,7 +63,7 @@ def graded(tmp_path_factory, bpgrade_cmd, cli_env):
     batch.mkdir()
     for path in [*HOSTILE, *GOOD, REFERENCE]:
         shutil.copy(path, batch / path.name)
-    for name, old, new, _ in WRONG:
+    for name, old, new, *_ in WRONG:
         write_mistake(batch, name, old, new)
     db = root / "grades.sqlite"
     targets = [str(p) for p in sorted(batch.glob("*.py"))] + [str(db), str(REFERENCE)]
@@ -105,7 +105,7 @@ def test_good_and_wrong_submissions_get_their_right_grades(graded):
     for path in [*GOOD, REFERENCE]:
         assert records[path.stem]["status"] == "ok"
         assert records[path.stem]["score"] == 5.0, records[path.stem]
-    for name, _, _, fails in WRONG:
+    for name, _, _, fails, _ in WRONG:
         failed = {t["name"] for t in records[name]["targets"] if not t["passed"]}
         assert failed == fails and records[name]["score"] == len(ALL - fails)
 

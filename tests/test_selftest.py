@@ -57,7 +57,8 @@ def test_new_writes_a_pack_that_passes_its_own_selftest(bpgrade_cmd, cli_env, tm
 def test_a_wrong_solution_that_fails_other_targets_than_declared_fails_the_selftest(bpgrade_cmd, cli_env, tmp_path):
     pack = shutil.copytree(ROOT / "exercises" / "neuron3", tmp_path / "neuron3")
     wrong = pack / "selftest" / "w2_times_the_wrong_input.py"
-    wrong.write_text(wrong.read_text().replace('FAILS = ["w2"]', 'FAILS = ["w2", "b2"]'))
+    wrong.write_text(wrong.read_text().replace('FAILS = ["w2"]', 'FAILS = ["w2", "b2"]')
+                     .replace('DIAGNOSES = {"w2": "mistake"}', 'DIAGNOSES = {"w2": "mistake", "b2": None}'))
     out = run(bpgrade_cmd, cli_env, "selftest", "-e", str(pack), "--seeds", "public")
     assert out.returncode == 1
     assert "WRONG neuron3 seed 0: w2_times_the_wrong_input fails w2, declared b2, w2" in out.stdout

@@ -1,6 +1,7 @@
 """graph, wrong on purpose: df/dq as the local derivative dp/dq alone, without df/dp."""
 
 FAILS = ["q", "x", "y"]
+DIAGNOSES = {"q": "chain_rule", "x": "chain_rule", "y": "chain_rule"}
 
 
 def grad_p(x, y, z):

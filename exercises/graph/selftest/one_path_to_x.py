@@ -1,6 +1,7 @@
 """graph, wrong on purpose: only the path through q counted for df/dx."""
 
 FAILS = ["x"]
+DIAGNOSES = {"x": "chain_rule"}
 
 
 def grad_p(x, y, z):

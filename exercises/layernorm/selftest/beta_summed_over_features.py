@@ -1,6 +1,7 @@
 """layernorm, wrong on purpose: dC/dbeta summed over the features instead of the samples."""
 
 FAILS = ["beta"]
+DIAGNOSES = {"beta": "shape"}
 
 import numpy as np
 

@@ -1,6 +1,7 @@
 """mlp-deep, wrong on purpose: sigma' left out of the hidden deltas."""
 
 FAILS = ["delta", "layers"]
+DIAGNOSES = {"delta": "activation_derivative", "layers": "activation_derivative"}
 
 import numpy as np
 

@@ -1,6 +1,7 @@
 """mlp-deep, wrong on purpose: a factor 2 in the hidden deltas (sigma' taken as 2 sigma (1 - sigma))."""
 
 FAILS = ["delta", "layers"]
+DIAGNOSES = {"delta": "activation_derivative", "layers": "activation_derivative"}
 
 import numpy as np
 

@@ -1,6 +1,7 @@
 """mlp-deep, wrong on purpose: the cost summed over the samples, not averaged."""
 
 FAILS = ["delta", "layers"]
+DIAGNOSES = {"delta": "scale", "layers": "scale"}
 
 import numpy as np
 

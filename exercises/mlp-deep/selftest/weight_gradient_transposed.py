@@ -1,6 +1,7 @@
 """mlp-deep, wrong on purpose: dC/dw_l transposed where the layer is square."""
 
 FAILS = ["layers"]
+DIAGNOSES = {"layers": "transpose"}
 
 import numpy as np
 

@@ -21,6 +21,7 @@ Backward pass, one chain-rule step at a time:
 
 # Wrong on purpose: dL/db2 summed to a scalar instead of over the samples.
 FAILS = ["b2"]
+DIAGNOSES = {"b2": "shape"}
 
 import numpy as np
 

@@ -21,6 +21,7 @@ Backward pass, one chain-rule step at a time:
 
 # Wrong on purpose: the ReLU derivative left out of dL/du1.
 FAILS = ["w1", "b1", "x"]
+DIAGNOSES = {"w1": "relu_mask", "b1": "relu_mask", "x": "relu_mask"}
 
 import numpy as np
 

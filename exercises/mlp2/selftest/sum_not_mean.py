@@ -21,6 +21,7 @@ Backward pass, one chain-rule step at a time:
 
 # Wrong on purpose: the loss summed over the samples instead of averaged.
 FAILS = ["w1", "b1", "w2", "b2", "x"]
+DIAGNOSES = {"w1": "scale", "b1": "scale", "w2": "scale", "b2": "scale", "x": "scale"}
 
 import numpy as np
 

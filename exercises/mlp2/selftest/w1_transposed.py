@@ -21,6 +21,7 @@ Backward pass, one chain-rule step at a time:
 
 # Wrong on purpose: dL/dw1 transposed.
 FAILS = ["w1"]
+DIAGNOSES = {"w1": "transpose"}
 
 import numpy as np
 

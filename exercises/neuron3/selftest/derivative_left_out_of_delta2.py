@@ -1,6 +1,7 @@
 """neuron3, wrong on purpose: sigma'(z2) left out of the output error (the cross-entropy formula)."""
 
 FAILS = ["delta2", "delta1", "b2", "w2", "b1", "w1"]
+DIAGNOSES = {"delta2": "activation_derivative", "delta1": "activation_derivative", "b2": "activation_derivative", "w2": "activation_derivative", "b1": "activation_derivative", "w1": "activation_derivative"}
 
 import numpy as np
 

@@ -1,6 +1,7 @@
 """neuron3, wrong on purpose: sigma' evaluated at a1 instead of z1."""
 
 FAILS = ["delta1", "b1", "w1"]
+DIAGNOSES = {"delta1": "activation_derivative", "b1": "activation_derivative", "w1": "activation_derivative"}
 
 import numpy as np
 

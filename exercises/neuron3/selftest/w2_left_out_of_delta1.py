@@ -1,6 +1,7 @@
 """neuron3, wrong on purpose: the weight w2 left out when passing the error back."""
 
 FAILS = ["delta1", "b1", "w1"]
+DIAGNOSES = {"delta1": "chain_rule", "b1": "chain_rule", "w1": "chain_rule"}
 
 import numpy as np
 

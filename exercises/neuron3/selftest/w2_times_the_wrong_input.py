@@ -1,6 +1,7 @@
 """neuron3, wrong on purpose: dC/dw2 multiplied by the network's input x instead of the layer's input a1."""
 
 FAILS = ["w2"]
+DIAGNOSES = {"w2": "mistake"}
 
 import numpy as np
 

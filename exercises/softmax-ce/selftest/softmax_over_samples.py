@@ -1,6 +1,7 @@
 """softmax-ce, wrong on purpose: the softmax normalised over the samples instead of the classes."""
 
 FAILS = ["z", "W", "b", "x"]
+DIAGNOSES = {"z": "mistake", "W": "mistake", "b": "mistake", "x": "mistake"}
 
 import numpy as np
 

@@ -1,4 +1,6 @@
 FAILS = ["u", "w", "c", "x"]  # the derivative of tanh taken as 1 - tanh, not 1 - tanh**2
+DIAGNOSES = {"u": "activation_derivative", "w": "activation_derivative", "c": "activation_derivative",
+             "x": "activation_derivative"}
 
 import numpy as np
 

@@ -1,4 +1,5 @@
 FAILS = ["x"]  # w summed instead of a matrix product: right only when d = 1
+DIAGNOSES = {"x": "shape"}
 
 import numpy as np
 

@@ -1,0 +1,172 @@
+"""Diagnosis: the text that names a mistake, where to revisit, and the smallest failing case.
+
+Which code each mistake gets is tested with the mistakes of mlp2
+(test_grading_mlp2.py) and with every pack's wrong solutions (the self-test,
+test_selftest.py); here: the texts, hidden cases, the vocabulary, and packs
+that declare mistake models.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+import bpgrade
+from bpgrade import selftest
+from bpgrade.errors import PackError
+from bpgrade.packs import SHIPPED_DIR
+from bpgrade.reports import DIAGNOSIS_CODES
+
+from conftest import REFERENCE, ROOT
+
+
+@pytest.fixture(scope="module")
+def reference():
+    namespace = {}
+    exec(REFERENCE.read_text(), namespace)
+    return namespace
+
+
+def diagnosis_of(mlp2, functions, target):
+    report = bpgrade.check(mlp2, functions)
+    result = next(t for t in report.targets if t.name == target)
+    assert not result.passed
+    return result.diagnosis
+
+
+def test_every_code_is_documented_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    for code in DIAGNOSIS_CODES:
+        assert f"`{code}`" in readme, code
+
+
+@pytest.mark.parametrize("factor,words", [(3.0, "3 times the truth"), (0.25, "1/4 times the truth")])
+def test_a_constant_multiple_is_named_with_its_factor(mlp2, reference, factor, words):
+    diagnosis = diagnosis_of(mlp2, {"b1": lambda x, y, p: factor * reference["grad_b1"](x, y, p)}, "b1")
+    assert diagnosis.code == "scale" and words in diagnosis.text
+
+
+def test_a_multiple_by_a_dim_names_the_dim(mlp2, reference):
+    diagnosis = diagnosis_of(mlp2, {"w2": lambda x, y, p: x.shape[1] * reference["grad_w2"](x, y, p)}, "w2")
+    assert diagnosis.code == "scale" and "d times the truth (d is a dim of the exercise)" in diagnosis.text
+
+
+def test_an_extra_axis_of_size_1_with_the_right_values_says_reshape(mlp2, reference):
+    diagnosis = diagnosis_of(mlp2, {"b1": lambda x, y, p: reference["grad_b1"](x, y, p)[None, :]}, "b1")
+    assert diagnosis.code == "shape"
+    assert "extra axis of size 1" in diagnosis.text and "Its values are right: reshape it." in diagnosis.text
+
+
+def test_a_missing_axis_of_size_1_is_named(mlp2, reference):
+    diagnosis = diagnosis_of(mlp2, {"b2": lambda x, y, p: reference["grad_b2"](x, y, p)[0]}, "b2")
+    assert diagnosis.code == "shape" and "lacks an axis of size 1" in diagnosis.text
+
+
+def test_the_text_points_at_the_readme_and_shows_the_smallest_failing_case(mlp2, public_cases, reference):
+    # Wrong (doubled) only where N > 2: the smallest failing case is the smallest of those.
+    def grad_x(x, y, p):
+        return reference["grad_x"](x, y, p) * (2.0 if x.shape[0] > 2 else 1.0)
+
+    diagnosis = diagnosis_of(mlp2, {"x": grad_x}, "x")
+    assert diagnosis.code == "scale"
+    assert "Revisit “The equations to use” in the exercise's README." in diagnosis.text
+    failing = [c for c in public_cases if c.dims["N"] > 2]
+    smallest = min(failing, key=lambda c: (sum(c.dims.values()), c.index))
+    assert f"Smallest failing case: {smallest.describe()}\n" in diagnosis.text
+    expected_line = re.search(r"\n  expected (.*)\n  received (.*)", diagnosis.text, re.S)
+    assert expected_line and "nothing" not in expected_line[0]
+    truth = bpgrade.truth.gradients(mlp2.model, {"x": "x"}, [smallest])[0]["x"]
+    shown = [float(v) for v in re.findall(r"-?\d+\.\d*(?:e[-+]\d+)?", expected_line[1])]
+    np.testing.assert_allclose(shown, truth.ravel(), atol=1e-6)
+
+
+def test_a_passing_target_never_has_a_diagnosis_and_a_grade_never_depends_on_one(mlp2, reference):
+    functions = {name: reference[f"grad_{name}"] for name in ("w1", "b1", "w2", "b2", "x")}
+    functions["b2"] = lambda x, y, p: -reference["grad_b2"](x, y, p)
+    report = bpgrade.check(mlp2, functions)
+    assert [t.diagnosis is None for t in report.targets] == [t.passed for t in report.targets] == \
+        [True, True, True, False, True]
+    assert report.score == 4.0 and report.targets[3].diagnosis.code == "sign"
+
+
+def test_failures_in_hidden_cases_only_show_no_values(tmp_path, reference):
+    pack_dir = shutil.copytree(SHIPPED_DIR / "mlp2", tmp_path / "mlp2")
+    text = (pack_dir / "exercise.yaml").read_text().replace("  public_seed: 0", "  public_seed: 0\n  hidden_seed: 9")
+    (pack_dir / "exercise.yaml").write_text(text)
+    pack = bpgrade.load_pack(pack_dir)
+    hidden_x = {c.tensors["x"].tobytes() for c in bpgrade.generate_cases(pack) if c.hidden}
+
+    def grad_w2(x, y, p):
+        return reference["grad_w2"](x, y, p) * (-1.0 if x.tobytes() in hidden_x else 1.0)
+
+    w2 = next(t for t in bpgrade.check(pack, {"w2": grad_w2}).targets if t.name == "w2")
+    assert w2.diagnosis.code == "sign" and "It fails in hidden cases only." in w2.diagnosis.text
+    assert "Smallest failing case" not in w2.diagnosis.text and "expected" not in w2.diagnosis.text
+
+
+def test_the_cli_prints_the_diagnosis_under_its_target_and_in_json(bpgrade_cmd, cli_env):
+    wrong = ROOT / "exercises" / "mlp2" / "selftest" / "relu_mask_left_out.py"
+    text = subprocess.run([*bpgrade_cmd, "check", str(wrong), "-e", "mlp2"], capture_output=True, text=True,
+                          env=cli_env).stdout
+    w1_block = text.split("\nw1 ")[1].split("\nb1 ")[0]
+    assert "relu_mask: This is the gradient with the derivative of the ReLU after w1 left out" in \
+        " ".join(w1_block.split())
+    assert "Smallest failing case: case" in w1_block and "  expected [[" in w1_block and "  received [[" in w1_block
+    out = subprocess.run([*bpgrade_cmd, "check", str(wrong), "-e", "mlp2", "--format", "json"], capture_output=True,
+                         text=True, env=cli_env)
+    record = json.loads(out.stdout)
+    diagnoses = {t["name"]: t["diagnosis"] for t in record["targets"]}
+    assert diagnoses["w2"] is None and diagnoses["b2"] is None
+    assert {d["code"] for name, d in diagnoses.items() if name in ("w1", "b1", "x")} == {"relu_mask"}
+
+
+def mistake_pack(tmp_path, old, new, file="exercise.yaml"):
+    pack_dir = shutil.copytree(SHIPPED_DIR / "neuron3", tmp_path / "neuron3")
+    text = (pack_dir / file).read_text()
+    assert old in text
+    (pack_dir / file).write_text(text.replace(old, new))
+    return pack_dir
+
+
+@pytest.mark.parametrize("old,new,key,expected", [
+    ("code: chain_rule", "code: wrongness", "mistakes.w2_left_out_of_delta1.code", "one of sign, scale"),
+    ("loss: loss_w2_times_x", "loss: loss_nowhere", "", "no function loss_nowhere"),
+    ("    readme: The four equations\n  w2_times_x:", "    readme: Chapter 9\n  w2_times_x:",
+     "mistakes.w2_left_out_of_delta1.readme", "a heading of README.md"),
+    ("b2: {readme: The four equations}", "b2: {readme: Nowhere}", "targets.b2.readme", "a heading of README.md"),
+    ('text: "dC/dw2 multiplies', 'words: "dC/dw2 multiplies', "mistakes.w2_times_x", "the keys loss and text"),
+])
+def test_a_bad_mistake_declaration_names_file_key_and_expectation(tmp_path, old, new, key, expected):
+    with pytest.raises(PackError) as info:
+        bpgrade.load_pack(mistake_pack(tmp_path, old, new))
+    assert info.value.key == key and expected in str(info.value)
+
+
+def test_a_declarative_network_declares_no_mistakes(tmp_path):
+    pack_dir = shutil.copytree(SHIPPED_DIR / "mlp2", tmp_path / "mlp2")
+    with (pack_dir / "exercise.yaml").open("a") as f:
+        f.write("mistakes: {}\n")
+    with pytest.raises(PackError) as info:
+        bpgrade.load_pack(pack_dir)
+    assert info.value.key == "mistakes" and "gets its mistake models from bpgrade" in str(info.value)
+
+
+def test_a_wrong_solution_must_declare_its_diagnoses(tmp_path):
+    pack_dir = mistake_pack(tmp_path, 'DIAGNOSES = {"w2": "mistake"}\n', "",
+                            "selftest/w2_times_the_wrong_input.py")
+    with pytest.raises(PackError) as info:
+        selftest.solutions(bpgrade.load_pack(pack_dir))
+    assert info.value.key == "DIAGNOSES" and "each target of FAILS its diagnosis code" in str(info.value)
+
+
+def test_a_misdeclared_diagnosis_fails_the_selftest(tmp_path):
+    pack_dir = mistake_pack(tmp_path, 'DIAGNOSES = {"w2": "mistake"}', 'DIAGNOSES = {"w2": "sign"}',
+                            "selftest/w2_times_the_wrong_input.py")
+    outcomes = [o for o in selftest.run(bpgrade.load_pack(pack_dir), seeds=(None,))
+                if o.solution.path.stem == "w2_times_the_wrong_input"]
+    assert not outcomes[0].ok and outcomes[0].misdiagnosed == ["w2: mistake, declared sign"]
+    assert "but diagnosed w2: mistake, declared sign" in outcomes[0].describe()
+
