@@ -59,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("submission", metavar="SUBMISSION", help="the submission's .py file")
     check.add_argument("-e", "--exercise", required=True, metavar="EXERCISE",
                        help="a shipped exercise (see 'bpgrade list') or the path of a pack folder")
-    check.add_argument("--format", choices=("text", "json"), default="text",
-                       help="text: a table to read (default); json: one JSON object")
+    check.add_argument("--format", choices=("text", "json", "junit"), default="text",
+                       help="text: a table to read (default); json: one JSON object; junit: JUnit XML for CI")
     check.add_argument("-o", "--output", metavar="FILE", help="write the result to FILE instead of stdout")
     check.add_argument("--seed", type=int, metavar="INT",
                        help="the set of test cases (default: the exercise's public cases, and its hidden ones "
@@ -86,9 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "when the exercise declares them)")
     grade.add_argument("--db", default=DEFAULT_DB, metavar="FILE",
                        help=f"the gradebook, created if needed (default: {DEFAULT_DB})")
-    grade.add_argument("--format", choices=("jsonl", "csv"), default="jsonl",
+    grade.add_argument("--format", choices=("jsonl", "csv", "junit"), default="jsonl",
                        help="the export written at the end: jsonl, one JSON record per submission (default); "
-                            "csv, a row per submission and a column per target")
+                            "csv, a row per submission and a column per target; junit, JUnit XML for CI")
     grade.add_argument("-o", "--output", metavar="FILE", help="write the export to FILE instead of stdout")
     grade.add_argument("--timeout", type=_positive_float, metavar="SECONDS",
                        help="wall-clock limit per submission (default: the exercise's)")
@@ -106,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "the later result wins. Then export them all.")
     merge.add_argument("sources", nargs="+", metavar="DB", help="gradebooks to merge in")
     merge.add_argument("--db", required=True, metavar="FILE", help="the gradebook to merge into (created if needed)")
-    merge.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="the export (default: jsonl)")
+    merge.add_argument("--format", choices=("jsonl", "csv", "junit"), default="jsonl",
+                       help="the export (default: jsonl)")
     merge.add_argument("-o", "--output", metavar="FILE", help="write the export to FILE instead of stdout")
 
     selftest = commands.add_parser(
@@ -189,8 +190,12 @@ def _check(args) -> int:
 
     truth.enable_compilation_cache()
     report = check(args.exercise, args.submission, seed=args.seed, device=args.device, timeout=args.timeout)
-    text = report.to_json() if args.format == "json" else report.to_text()
-    _write(text + "\n", args.output)
+    if args.format == "junit":
+        from .gradebook import to_junit
+
+        _write(to_junit([report.to_dict()]), args.output)
+    else:
+        _write((report.to_json() if args.format == "json" else report.to_text()) + "\n", args.output)
     if args.format == "text" and report.output:
         # stderr, never stdout: nothing a submission prints reaches the grader's output.
         printed = "\n".join("  | " + line for line in report.output.splitlines()[:_PRINTED_LINES])
@@ -242,7 +247,8 @@ def _merge(args) -> int:
 def _export(records, fmt: str) -> str:
     from . import gradebook
 
-    return gradebook.to_csv(records) if fmt == "csv" else gradebook.to_jsonl(records)
+    exports = {"csv": gradebook.to_csv, "junit": gradebook.to_junit, "jsonl": gradebook.to_jsonl}
+    return exports[fmt](records)
 
 
 class _ProgressLine:

@@ -5,8 +5,8 @@ submission printed, kept out of the exports) and one per target in
 ``targets``, both written in one transaction, so that a grader killed in
 mid-batch leaves every finished submission with exactly one result and no
 half-written one. A submission is graded again only when its content, the
-pack or the seed changed (or when asked to). ``jsonl`` and ``csv`` outputs are
-exports of these rows.
+pack or the seed changed (or when asked to). The ``jsonl``, ``csv`` and
+``junit`` outputs are exports of these rows.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sqlite3
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -154,3 +156,44 @@ def to_csv(records: Sequence[dict]) -> str:
         writer.writerow([r["submission"], r["exercise"], r["status"], *(f"{scores.get(n, '')}" for n in names),
                          r["score"], r["max_score"]])
     return out.getvalue()
+
+
+#: Characters that XML 1.0 cannot hold (a submission's error message may carry them).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def to_junit(records: Sequence[dict]) -> str:
+    """JUnit XML for CI (Jenkins, GitLab, GitHub): a testsuite per submission and a
+    testcase per target. A wrong target is a ``failure`` whose type is its
+    diagnosis code (``wrong`` when none fits) and whose text is the message
+    and the diagnosis; a submission that did not run makes every target an
+    ``error`` of its status (``timeout``, ``forbidden``, ...)."""
+    def clean(text: str) -> str:
+        return _NOT_XML.sub("?", text)
+
+    suites = ET.Element("testsuites", name="bpgrade")
+    total = failures = errors = 0
+    for r in records:
+        ran = r["status"] == "ok"
+        wrong = [t for t in r["targets"] if not t["passed"]]
+        suite = ET.SubElement(suites, "testsuite", name=clean(f"{r['exercise']}: {r['submission']}"),
+                              tests=str(len(r["targets"])), failures=str(len(wrong) if ran else 0),
+                              errors=str(0 if ran else len(wrong)), time=f"{r.get('seconds', 0):.3f}")
+        total += len(r["targets"])
+        failures += len(wrong) if ran else 0
+        errors += 0 if ran else len(wrong)
+        for t in r["targets"]:
+            case = ET.SubElement(suite, "testcase", classname=clean(f"{r['exercise']}.{r['submission']}"),
+                                 name=clean(t["name"]))
+            if t["passed"]:
+                continue
+            diagnosis = t.get("diagnosis") or {}
+            kind = diagnosis.get("code", "wrong") if ran else r["status"]
+            body = t["message"] + (f"\n\n{diagnosis['text']}" if diagnosis.get("text") not in (None, t["message"])
+                                   else "")
+            element = ET.SubElement(case, "failure" if ran else "error", message=clean(t["message"]), type=kind)
+            element.text = clean(body)
+    suites.set("tests", str(total))
+    suites.set("failures", str(failures))
+    suites.set("errors", str(errors))
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"

@@ -10,6 +10,7 @@ import json
 import re
 import shutil
 import subprocess
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -170,3 +171,41 @@ def test_a_misdeclared_diagnosis_fails_the_selftest(tmp_path):
     assert not outcomes[0].ok and outcomes[0].misdiagnosed == ["w2: mistake, declared sign"]
     assert "but diagnosed w2: mistake, declared sign" in outcomes[0].describe()
 
+
+
+def test_junit_carries_each_target_and_its_diagnosis(bpgrade_cmd, cli_env, tmp_path):
+    wrong = ROOT / "exercises" / "mlp2" / "selftest" / "relu_mask_left_out.py"
+    out = subprocess.run([*bpgrade_cmd, "check", str(wrong), "-e", "mlp2", "--format", "junit"],
+                         capture_output=True, text=True, env=cli_env)
+    assert out.returncode == 1, out.stderr
+    suites = ET.fromstring(out.stdout)
+    assert (suites.get("tests"), suites.get("failures"), suites.get("errors")) == ("5", "3", "0")
+    cases = {c.get("name"): c for c in suites.iter("testcase")}
+    assert list(cases) == ["w1", "b1", "w2", "b2", "x"]
+    assert cases["w2"].find("failure") is None
+    failure = cases["w1"].find("failure")
+    assert failure.get("type") == "relu_mask" and failure.get("message").startswith("wrong in 24 of 24 cases")
+    assert "Smallest failing case" in failure.text
+
+
+def test_junit_of_a_batch_marks_a_submission_that_did_not_run_as_errors(bpgrade_cmd, cli_env, tmp_path):
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    shutil.copy(REFERENCE, folder / "alice.py")
+    (folder / "bob.py").write_text("import jax\n")
+    out = subprocess.run([*bpgrade_cmd, "grade", str(folder), "-e", "mlp2", "--db", str(tmp_path / "g.sqlite"),
+                          "--format", "junit", "-q"], capture_output=True, text=True, env=cli_env)
+    assert out.returncode == 0, out.stderr
+    suites = ET.fromstring(out.stdout)
+    by_name = {s.get("name"): s for s in suites.iter("testsuite")}
+    assert by_name["mlp2: alice"].get("failures") == "0" and by_name["mlp2: bob"].get("errors") == "5"
+    assert {e.get("type") for e in by_name["mlp2: bob"].iter("error")} == {"forbidden"}
+
+
+def test_junit_survives_control_characters_in_messages():
+    from bpgrade.gradebook import to_junit
+
+    record = {"exercise": "mlp2", "submission": "eve", "status": "error", "seconds": 0.1,
+              "targets": [{"name": "w1", "passed": False, "message": "bad \x00\x1b[31m byte", "diagnosis": None}]}
+    error = ET.fromstring(to_junit([record])).find(".//error")
+    assert error.get("type") == "error" and "\x00" not in error.get("message")
