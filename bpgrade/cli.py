@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("-e", "--exercise", required=True, metavar="EXERCISE",
                        help="a shipped exercise (see 'bpgrade list') or the path of a pack folder")
     grade.add_argument("--jobs", type=_positive_int, metavar="N", help="workers at once (default: two per CPU)")
-    grade.add_argument("--seed", type=int, metavar="INT", help="the set of test cases (default: the public cases, and the hidden ones "
+    grade.add_argument("--seed", type=int, metavar="INT",
+                       help="the set of test cases (default: the public cases, and the hidden ones "
                        "when the exercise declares them)")
     grade.add_argument("--db", default=DEFAULT_DB, metavar="FILE",
                        help=f"the gradebook, created if needed (default: {DEFAULT_DB})")

@@ -87,8 +87,7 @@ class Diagnoser:
         """A result of the wrong shape: names both and their relation; ``transpose``
         when every wrong result is the truth transposed."""
         wrong = [j for j, (e, g) in enumerate(zip(expected, got)) if g is None or g.shape != e.shape]
-        transposed = [e.T if e.ndim == 2 else None for e in expected]
-        if self._fits(case_index, expected, got, transposed, wrong):
+        if _fits(got, _transposed(expected), wrong):
             return self._make("transpose", target, f"{target.function} returns d loss / d {name} transposed, "
                               f"where {symbolic} is expected: swap the operands of the product (or transpose the "
                               "result).", case_index, expected, got, wrong)
@@ -112,18 +111,17 @@ class Diagnoser:
         variants = self._mistake_gradients([case_index[j] for j in examined])
         for k, mistake in enumerate(self.pack.mistakes):
             wrong = [_leaf(variants[i][k][target.name], path) if i in variants else None for i in case_index]
-            if self._fits(case_index, expected, got, wrong, examined):
+            if _fits(got, wrong, examined):
                 return self._make(mistake.code, target, mistake.text, case_index, expected, got, failing,
                                   mistake.readme)
-        if self._fits(case_index, expected, got, [-e for e in expected], failing):
+        if _fits(got, [-e for e in expected], failing):
             return self._make("sign", target, "The values are the negative of the truth: a sign is flipped "
                               "somewhere (p - y against y - p, or a minus lost in a derivative).",
                               case_index, expected, got, failing)
         factor = self._factor(case_index, expected, got, failing)
         if factor is not None:
             return self._make("scale", target, f"The values are {factor}.", case_index, expected, got, failing)
-        transposed = [e.T if e.ndim == 2 else None for e in expected]
-        if self._fits(case_index, expected, got, transposed, failing):
+        if _fits(got, _transposed(expected), failing):
             return self._make("transpose", target, "The values are the truth transposed (where the matrix is "
                               "square, the shape cannot tell): swap the operands of the product.",
                               case_index, expected, got, failing)
@@ -155,40 +153,28 @@ class Diagnoser:
                             "(a sum or a mean over the wrong axis)")
                            for other in self.pack.dims if other != dim]
         for factor, label in candidates:
-            if self._fits(case_index, expected, got, scaled(factor), failing):
+            if _fits(got, scaled(factor), failing):
                 return label
         j = failing[0]
         e, g = expected[j], got[j]
         k = float(np.vdot(g, e) / np.vdot(e, e))
-        if k != 0 and self._fits(case_index, expected, got, [k * e for e in expected], failing):
+        if k != 0 and _fits(got, [k * e for e in expected], failing):
             fraction = Fraction(k).limit_denominator(16)
             shown = str(fraction) if abs(float(fraction) - k) <= FIT_RTOL * abs(k) else f"{k:.6g}"
             return f"{shown} times the truth, in every case"
         return None
 
-    def _fits(self, case_index: Sequence[int], expected: Arrays, got: Arrays, hypothesis: Arrays,
-              failing: Sequence[int]) -> bool:
-        """Every failing result matches the hypothesis, and every other one is right."""
-        failing_set = set(failing)
-        for j, (e, g, h) in enumerate(zip(expected, got, hypothesis)):
-            if g is None:
-                return False
-            if j in failing_set:
-                if h is None or h.shape != g.shape or not _close(g, h):
-                    return False
-        return bool(failing_set)
-
     def _examined(self, case_index: Sequence[int], failing: Sequence[int]) -> list[int]:
         """The failing positions that lie in the MISTAKE_SHAPES largest failing shapes."""
-        shapes = sorted({_shape_key(self.cases[case_index[j]]) for j in failing},
+        shapes = sorted({truth.shape_key(self.cases[case_index[j]]) for j in failing},
                         key=lambda key: (-sum(size for _, size in key), key))[:MISTAKE_SHAPES]
-        return [j for j in failing if _shape_key(self.cases[case_index[j]]) in shapes]
+        return [j for j in failing if truth.shape_key(self.cases[case_index[j]]) in shapes]
 
     def _mistake_gradients(self, needed: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
         """The mistake models' gradients in the cases ``needed`` (and every case of their shapes)."""
-        shapes = {_shape_key(self.cases[i]) for i in needed if i not in self._variants}
+        shapes = {truth.shape_key(self.cases[i]) for i in needed if i not in self._variants}
         if shapes and self.pack.mistakes:
-            todo = [i for i, case in enumerate(self.cases) if _shape_key(case) in shapes]
+            todo = [i for i, case in enumerate(self.cases) if truth.shape_key(case) in shapes]
             wanted = {t.name: t.of for t in self.pack.targets}
             grads = truth.variant_gradients([m.model for m in self.pack.mistakes], wanted,
                                             [self.cases[i] for i in todo], self.device)
@@ -210,8 +196,16 @@ class Diagnoser:
         return Diagnosis(code, " ".join(parts).replace(" \n", "\n"))
 
 
-def _shape_key(case: Case) -> tuple:
-    return tuple(sorted(case.dims.items()))
+def _fits(got: Arrays, hypothesis: Arrays, failing: Sequence[int]) -> bool:
+    """Some results fail, and every failing one matches the hypothesis (the
+    others are right: within the grading tolerance, or of the right shape)."""
+    return bool(failing) and all(got[j] is not None and hypothesis[j] is not None
+                                 and hypothesis[j].shape == got[j].shape and _close(got[j], hypothesis[j])
+                                 for j in failing)
+
+
+def _transposed(expected: Arrays) -> list[np.ndarray | None]:
+    return [e.T if e.ndim == 2 else None for e in expected]
 
 
 def _leaf(tree: Any, path: str) -> np.ndarray | None:

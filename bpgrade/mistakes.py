@@ -14,6 +14,7 @@ A pack with a ``model.py`` declares its own under ``mistakes:`` in
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
@@ -91,7 +92,8 @@ def network_mistakes(network: Network, inputs: Mapping[str, tuple], params: Mapp
             if n_lin and params[layer.weight][1] == 1:
                 add(f"error_passed_back_without_{layer.weight}", "chain_rule",
                     f"This is the gradient with the error passed back through the layer of {layer.weight} without "
-                    f"multiplying it by {layer.weight}ᵀ (the error before that layer is (δ @ {layer.weight}.T) times "
+                    f"multiplying it by {layer.weight}ᵀ (the error before that layer is "
+                    f"(δ @ {layer.weight}.T) times "
                     f"the activation's derivative; NumPy broadcast the missing product silently).",
                     linears={n_lin: _passed_back_without_weights})
             after = layer.weight
@@ -120,7 +122,8 @@ def network_mistakes(network: Network, inputs: Mapping[str, tuple], params: Mapp
                 f"it by σ'(u) = σ(u)(1 − σ(u)).",
                 activations={n_act: with_derivative(networks.sigmoid, lambda u, g: g)})
             add(f"sigmoid{n_act}_value_as_derivative", "activation_derivative",
-                f"This is the gradient with σ(u) taken as the derivative of {where}; it is σ'(u) = σ(u)(1 − σ(u)).",
+                f"This is the gradient with σ(u) taken as the derivative of {where}; "
+                "it is σ'(u) = σ(u)(1 − σ(u)).",
                 activations={n_act: with_derivative(networks.sigmoid, lambda u, g: g * networks.sigmoid(u))})
         n_act += 1
     if network.loss == "mse":
@@ -169,15 +172,11 @@ def _mask_of_the_output(network: Network, inputs: Mapping[str, tuple], params: M
         return g * mask, jnp.zeros_like(mask)
 
     masked.defvjp(forward, backward)
-    names = (*inputs, *params)
 
     def loss(*args):
         *values, params_, tap = args
-        tensors = {**dict(zip(inputs, values)), **params_}
-        output, _ = networks.forward(network, tensors)
+        output, _ = networks.forward(network, {**dict(zip(inputs, values)), **params_})
         mask = held_constant((output > 0).astype(output.dtype))
-        wrong = from_network(network, inputs, params, activations={index: lambda u: masked(u, mask)})
-        return wrong.call({name: tensors[name] for name in names}, tap)
+        return from_network(network, inputs, params, activations={index: lambda u: masked(u, mask)}).loss(*args)
 
-    return Model(tuple(inputs), tuple(params), loss, from_network(network, inputs, params).shapes,
-                 kinks=from_network(network, inputs, params).kinks)
+    return dataclasses.replace(from_network(network, inputs, params), loss=loss)

@@ -12,6 +12,7 @@ with respect to a zero added where the model taps it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from pathlib import Path
@@ -160,23 +161,34 @@ def variant_gradients(models: Sequence[Model], wanted: Mapping[str, str], cases:
     result: list[list[dict[str, Any]]] = [[] for _ in cases]
     for indices in _by_shape(cases).values():
         stacked = _stack(cases, indices)
-        with jax.enable_x64(True), jax.default_matmul_precision("highest"):
-            try:
-                out = program(jax.device_put(stacked, device))
-            except jax.errors.JaxRuntimeError as e:
-                raise DeviceError(f"computing the mistake models on {device.platform} failed: "
-                                  f"{str(e).strip().splitlines()[0]}") from None
-            out = jax.tree.map(lambda v: np.asarray(v, np.float64), out)
+        with (jax.enable_x64(True), jax.default_matmul_precision("highest"),
+              _device_errors("the mistake models", device)):
+            out = jax.tree.map(lambda v: np.asarray(v, np.float64), program(jax.device_put(stacked, device)))
         for j, i in enumerate(indices):
             result[i] = [jax.tree.map(lambda v: v[j], grads) for grads in out]
     return result
 
 
+def shape_key(case) -> tuple:
+    """What cases of one shape share (their dims, in a fixed order): one compiled program serves them all."""
+    return tuple(sorted(case.dims.items()))
+
+
 def _by_shape(cases: Sequence) -> dict[tuple, list[int]]:
     groups: dict[tuple, list[int]] = {}
     for i, case in enumerate(cases):
-        groups.setdefault(tuple(sorted(case.dims.items())), []).append(i)
+        groups.setdefault(shape_key(case), []).append(i)
     return groups
+
+
+@contextlib.contextmanager
+def _device_errors(what: str, device: jax.Device):
+    """A failing device (out of memory, lost) is the user's machine, not a bug: a DeviceError."""
+    try:
+        yield
+    except jax.errors.JaxRuntimeError as e:
+        reason = str(e).strip().splitlines()[0]
+        raise DeviceError(f"computing {what} on {device.platform} failed: {reason}") from None
 
 
 def _stack(cases: Sequence, indices: Sequence[int]) -> dict[str, Any]:
@@ -212,14 +224,9 @@ def evaluate(model: Model, wanted: Mapping[str, str], stacked: Mapping[str, Any]
     def get(v):
         return np.asarray(v, np.float64)[:size]
 
-    with jax.enable_x64(True), jax.default_matmul_precision("highest"):
-        try:
-            grads, taps = _batched(model, tuple(wanted.items()))(jax.tree.map(put, dict(stacked)))
-            return Evaluation(jax.tree.map(get, grads), jax.tree.map(get, taps))
-        except jax.errors.JaxRuntimeError as e:
-            # Out of device memory, a lost device: the user's machine, not a bug.
-            reason = str(e).strip().splitlines()[0]
-            raise DeviceError(f"computing the truth on {device.platform} failed: {reason}") from None
+    with jax.enable_x64(True), jax.default_matmul_precision("highest"), _device_errors("the truth", device):
+        grads, taps = _batched(model, tuple(wanted.items()))(jax.tree.map(put, dict(stacked)))
+        return Evaluation(jax.tree.map(get, grads), jax.tree.map(get, taps))
 
 
 def gradients(model: Model, wanted: Mapping[str, str], cases: Sequence, device: jax.Device | None = None
