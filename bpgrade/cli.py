@@ -8,13 +8,16 @@ message on stderr.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
 
 from . import __version__
 from .errors import BpgradeError
+from .exports import FORMATS
 from .gradebook import DEFAULT_PATH as DEFAULT_DB
+from .gradescope import RESULTS_PATH, SUBMISSION_DIR, VISIBILITIES
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _PRINTED_LINES = 20
@@ -32,6 +35,12 @@ A submission is a Python file that defines the exercise's gradient functions
 Course staff grade a folder of submissions into a gradebook:
 
   bpgrade grade submissions/ -e mlp2 --seed 31337 --format csv -o grades.csv
+
+Course pipelines: a Gradescope autograder, a class report, CI (docs/integrations.md):
+
+  bpgrade gradescope-bundle -e mlp2 -o autograder.zip
+  bpgrade report --db gradebook.sqlite -o report.html
+  bpgrade check my_mlp2.py -e mlp2 --format junit -o report.xml
 
 Instructors write packs of their own:
 
@@ -59,8 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("submission", metavar="SUBMISSION", help="the submission's .py file")
     check.add_argument("-e", "--exercise", required=True, metavar="EXERCISE",
                        help="a shipped exercise (see 'bpgrade list') or the path of a pack folder")
-    check.add_argument("--format", choices=("text", "json", "junit"), default="text",
-                       help="text: a table to read (default); json: one JSON object; junit: JUnit XML for CI")
+    check.add_argument("--format", choices=("text", "json", "junit", "markdown", "gradescope"), default="text",
+                       help="text: a table to read (default); json: one JSON object; junit: JUnit XML for CI; "
+                            "markdown: for a CI summary ($GITHUB_STEP_SUMMARY); gradescope: its results.json")
     check.add_argument("-o", "--output", metavar="FILE", help="write the result to FILE instead of stdout")
     check.add_argument("--seed", type=int, metavar="INT",
                        help="the set of test cases (default: the exercise's public cases, and its hidden ones "
@@ -87,9 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "when the exercise declares them)")
     grade.add_argument("--db", default=DEFAULT_DB, metavar="FILE",
                        help=f"the gradebook, created if needed (default: {DEFAULT_DB})")
-    grade.add_argument("--format", choices=("jsonl", "csv", "junit"), default="jsonl",
+    grade.add_argument("--format", choices=FORMATS, default="jsonl",
                        help="the export written at the end: jsonl, one JSON record per submission (default); "
-                            "csv, a row per submission and a column per target; junit, JUnit XML for CI")
+                            "csv, a row per submission and a column per target; junit, JUnit XML for CI; "
+                            "markdown, a table of submissions; gradescope, each one's results.json by id")
     grade.add_argument("-o", "--output", metavar="FILE", help="write the export to FILE instead of stdout")
     grade.add_argument("--timeout", type=_positive_float, metavar="SECONDS",
                        help="wall-clock limit per submission (default: the exercise's)")
@@ -107,9 +118,42 @@ def build_parser() -> argparse.ArgumentParser:
                     "the later result wins. Then export them all.")
     merge.add_argument("sources", nargs="+", metavar="DB", help="gradebooks to merge in")
     merge.add_argument("--db", required=True, metavar="FILE", help="the gradebook to merge into (created if needed)")
-    merge.add_argument("--format", choices=("jsonl", "csv", "junit"), default="jsonl",
+    merge.add_argument("--format", choices=FORMATS, default="jsonl",
                        help="the export (default: jsonl)")
     merge.add_argument("-o", "--output", metavar="FILE", help="write the export to FILE instead of stdout")
+
+    report = commands.add_parser(
+        "report", help="write the class report: one HTML page of a gradebook's results",
+        description="Write one self-contained HTML page (inline SVG charts, no network needed to view it) of the "
+                    "results in a gradebook: per exercise and case set, the score distribution, the pass rate per "
+                    "target, the most common diagnoses per target, the slowest and the failing submissions.")
+    report.add_argument("--db", default=DEFAULT_DB, metavar="FILE", help=f"the gradebook (default: {DEFAULT_DB})")
+    report.add_argument("-o", "--output", default="report.html", metavar="FILE",
+                        help="the page to write (default: report.html)")
+    report.add_argument("-e", "--exercise", metavar="EXERCISE", help="only this exercise's results (its name)")
+    report.add_argument("--seed", type=int, metavar="INT", help="only the results of this case set")
+
+    gradescope = commands.add_parser(
+        "gradescope", help="grade a Gradescope submission: the whole of run_autograder",
+        description="Grade the file a student uploaded to Gradescope and write results.json in Gradescope's "
+                    "schema (a test per target). A submission that is missing or crashes still gets a valid "
+                    "results.json. Exit code 0 when it is written with a grade; 2 when the autograder itself is "
+                    "broken (a bad pack), after writing a results.json that says so.")
+    _gradescope_options(gradescope)
+    gradescope.add_argument("--submission-dir", default=SUBMISSION_DIR, metavar="DIR",
+                            help=f"where the student's files are (default: {SUBMISSION_DIR})")
+    gradescope.add_argument("--results", default=RESULTS_PATH, metavar="FILE",
+                            help=f"the results.json to write (default: {RESULTS_PATH})")
+    gradescope.add_argument("--device", choices=("cpu", "gpu", "tpu"), help="where jax computes the truth")
+
+    bundle = commands.add_parser(
+        "gradescope-bundle", help="write the autograder zip to upload to Gradescope",
+        description="Write the zip that Gradescope's 'Configure Autograder' page takes: setup.sh (installs "
+                    "bpgrade, bundled, and its dependencies pinned to the versions installed here, then self-tests "
+                    "the pack), run_autograder (runs 'bpgrade gradescope') and the pack.")
+    _gradescope_options(bundle)
+    bundle.add_argument("-o", "--output", default="autograder.zip", metavar="FILE",
+                        help="the zip to write (default: autograder.zip)")
 
     selftest = commands.add_parser(
         "selftest", help="check that packs grade their own solutions right",
@@ -141,6 +185,18 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the file to write, or a folder to write it into (default: ./EXERCISE.py)")
     init.add_argument("--force", action="store_true", help="overwrite DEST if it exists")
     return parser
+
+
+def _gradescope_options(parser: argparse.ArgumentParser) -> None:
+    """The options of a Gradescope run, which gradescope-bundle bakes into run_autograder."""
+    parser.add_argument("-e", "--exercise", required=True, metavar="EXERCISE",
+                        help="a shipped exercise or the path of a pack folder")
+    parser.add_argument("--seed", type=int, metavar="INT", help="the case set every submission is graded on "
+                        "(default: the public cases, and the pack's hidden ones)")
+    parser.add_argument("--timeout", type=_positive_float, metavar="SECONDS",
+                        help="wall-clock limit per submission (default: the exercise's)")
+    parser.add_argument("--visibility", choices=VISIBILITIES, default="visible",
+                        help="when students see their results (default: visible)")
 
 
 def _positive(convert, what: str):
@@ -175,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
 
     truth.share_accelerator()
     try:
-        return {"check": _check, "grade": _grade, "merge": _merge, "selftest": _selftest, "new": _new,
+        return {"check": _check, "grade": _grade, "merge": _merge, "report": _report, "gradescope": _gradescope,
+                "gradescope-bundle": _gradescope_bundle, "selftest": _selftest, "new": _new,
                 "list": _list, "init": _init}[args.command](args)
     except BpgradeError as e:
         print(f"bpgrade: error: {e}", file=sys.stderr)
@@ -192,9 +249,15 @@ def _check(args) -> int:
     truth.enable_compilation_cache()
     report = check(args.exercise, args.submission, seed=args.seed, device=args.device, timeout=args.timeout)
     if args.format == "junit":
-        from .gradebook import to_junit
+        from .exports import to_junit
 
-        _write(to_junit([report.to_dict()]), args.output)
+        _write(to_junit([report]), args.output)
+    elif args.format == "gradescope":
+        from .gradescope import results
+
+        _write(json.dumps(results(report), indent=1) + "\n", args.output)
+    elif args.format == "markdown":
+        _write(report.to_markdown(), args.output)
     else:
         _write((report.to_json() if args.format == "json" else report.to_text()) + "\n", args.output)
     if args.format == "text" and report.output:
@@ -206,6 +269,7 @@ def _check(args) -> int:
 
 def _grade(args) -> int:
     from . import gradebook, truth
+    from .exports import export
     from .grader import grade
     from .packs import load_pack
     from .sandbox import DEFAULT_JOBS, capabilities
@@ -225,31 +289,93 @@ def _grade(args) -> int:
         final = grade(pack, submissions, book, seed=args.seed, device=args.device, jobs=jobs,
                       timeout=args.timeout, memory=args.memory and args.memory << 20, regrade=args.regrade,
                       on_progress=progress and progress.update)
-        records = book.records(pack.name, pack.cases.public_seed if args.seed is None else args.seed,
+        reports = book.reports(pack.name, pack.cases.public_seed if args.seed is None else args.seed,
                                [s.id for s in submissions])
     if progress:
         progress.finish(final)
-    _write(_export(records, args.format), args.output)
+    _write(export(reports, args.format), args.output)
     return EXIT_PASSED
 
 
 def _merge(args) -> int:
     from . import gradebook
+    from .exports import export
 
     with gradebook.Gradebook(args.db) as book:
         for source in args.sources:
             copied = book.merge(source)
             print(f"bpgrade: merged {copied} results from {source}", file=sys.stderr)
-        records = book.records()
-    _write(_export(records, args.format), args.output)
+        reports = book.reports()
+    _write(export(reports, args.format), args.output)
     return EXIT_PASSED
 
 
-def _export(records, fmt: str) -> str:
+def _report(args) -> int:
     from . import gradebook
+    from .classreport import class_report
 
-    exports = {"csv": gradebook.to_csv, "junit": gradebook.to_junit, "jsonl": gradebook.to_jsonl}
-    return exports[fmt](records)
+    if not Path(args.db).is_file():
+        raise BpgradeError(f"{args.db}: no such gradebook (make one with 'bpgrade grade')")
+    with gradebook.Gradebook(args.db) as book:
+        reports = book.reports(args.exercise, args.seed)
+    if not reports:
+        raise BpgradeError(f"{args.db} holds no results" + (" for that exercise and seed"
+                                                            if args.exercise or args.seed is not None else ""))
+    generated = f"From {args.db}, {time.strftime('%Y-%m-%d %H:%M')}: {len(reports)} results."
+    _write(class_report(reports, generated=generated), args.output)
+    print(f"bpgrade: wrote {args.output} ({len(reports)} results)", file=sys.stderr)
+    return EXIT_PASSED
+
+
+def _gradescope(args) -> int:
+    from . import gradescope, truth
+    from .sandbox import SandboxError
+
+    start = time.monotonic()
+    truth.enable_compilation_cache()
+    code = EXIT_PASSED
+    try:
+        data = gradescope.autograde(args.exercise, args.submission_dir, seed=args.seed, device=args.device,
+                                    timeout=args.timeout, visibility=args.visibility)
+    except (BpgradeError, SandboxError) as e:
+        print(f"bpgrade: error: {e}", file=sys.stderr)
+        data, code = _autograder_failed(args, f"The autograder failed ({e}); tell the course staff.", start)
+    except Exception as e:
+        # Whatever went wrong, Gradescope gets a results.json; the traceback goes to
+        # its stdout, which only the staff see.
+        import traceback
+
+        traceback.print_exc()
+        data, code = _autograder_failed(args, f"The autograder failed ({type(e).__name__}); tell the course staff.",
+                                        start)
+    path = Path(args.results)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BpgradeError(f"cannot write {path}: {e.strerror}") from None
+    _write(json.dumps(data, indent=1) + "\n", str(path))
+    print(f"bpgrade: wrote {path}: score {data['score']:g}", file=sys.stderr)
+    return code
+
+
+def _autograder_failed(args, message: str, start: float) -> tuple[dict, int]:
+    from .gradescope import crash_results
+    from .packs import load_pack
+
+    try:
+        pack = load_pack(args.exercise)
+    except BpgradeError:
+        pack = None
+    return crash_results(pack, message, time.monotonic() - start, visibility=args.visibility), EXIT_USAGE
+
+
+def _gradescope_bundle(args) -> int:
+    from .gradescope import bundle
+
+    names = bundle(args.exercise, args.output, seed=args.seed, timeout=args.timeout, visibility=args.visibility)
+    print(f"wrote {args.output} ({len(names)} files): upload it on the assignment's 'Configure Autograder' page "
+          "(docs/integrations.md)")
+    return EXIT_PASSED
 
 
 class _ProgressLine:

@@ -5,21 +5,18 @@ submission printed, kept out of the exports) and one per target in
 ``targets``, both written in one transaction, so that a grader killed in
 mid-batch leaves every finished submission with exactly one result and no
 half-written one. A submission is graded again only when its content, the
-pack or the seed changed (or when asked to). The ``jsonl``, ``csv`` and
-``junit`` outputs are exports of these rows.
+pack or the seed changed (or when asked to). :mod:`bpgrade.exports` writes
+what :meth:`Gradebook.reports` reads back.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import dataclasses
 import json
-import re
 import sqlite3
 import time
-import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 from .errors import BpgradeError
 from .reports import Report
@@ -91,20 +88,20 @@ class Gradebook:
             db.execute("ROLLBACK")
             raise
 
-    def records(self, exercise: str | None = None, seed: int | None = None,
-                submissions: Sequence[str] | None = None) -> list[dict]:
-        """The stored result records (the JSON of SPEC.md), in the order of
-        ``submissions`` when given, else by exercise, seed and id."""
-        query, args = "SELECT submission, record FROM submissions WHERE 1", []
+    def reports(self, exercise: str | None = None, seed: int | None = None,
+                submissions: Sequence[str] | None = None) -> list[Report]:
+        """The stored results, in the order of ``submissions`` when given, else
+        by exercise, seed and id. Their ``output`` is what the submission printed."""
+        query, args = "SELECT submission, record, output FROM submissions WHERE 1", []
         for column, value in (("exercise", exercise), ("seed", seed)):
             if value is not None:
                 query += f" AND {column} = ?"
                 args.append(value)
         rows = self.db.execute(query + " ORDER BY exercise, seed, submission", args).fetchall()
-        if submissions is None:
-            return [json.loads(record) for _, record in rows]
-        by_id = {sid: record for sid, record in rows}
-        return [json.loads(by_id[s]) for s in submissions if s in by_id]
+        if submissions is not None:
+            by_id = {row[0]: row for row in rows}
+            rows = [by_id[s] for s in submissions if s in by_id]
+        return [dataclasses.replace(Report.from_dict(json.loads(record)), output=output) for _, record, output in rows]
 
     def merge(self, other: str | Path) -> int:
         """Copy in the results of another gradebook; where both hold a submission,
@@ -136,64 +133,3 @@ class Gradebook:
         finally:
             db.execute("DETACH DATABASE other")
         return len(keys)
-
-
-def to_jsonl(records: Iterable[dict]) -> str:
-    """One JSON object per line."""
-    return "".join(json.dumps(r) + "\n" for r in records)
-
-
-def to_csv(records: Sequence[dict]) -> str:
-    """One row per submission: its id, status, a column per target's score, the total and the maximum."""
-    names: list[str] = []
-    for r in records:
-        names += [t["name"] for t in r["targets"] if t["name"] not in names]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["submission", "exercise", "status", *names, "score", "max_score"])
-    for r in records:
-        scores = {t["name"]: t["score"] for t in r["targets"]}
-        writer.writerow([r["submission"], r["exercise"], r["status"], *(f"{scores.get(n, '')}" for n in names),
-                         r["score"], r["max_score"]])
-    return out.getvalue()
-
-
-#: Characters that XML 1.0 cannot hold (a submission's error message may carry them).
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def to_junit(records: Sequence[dict]) -> str:
-    """JUnit XML for CI (Jenkins, GitLab, GitHub): a testsuite per submission and a
-    testcase per target. A wrong target is a ``failure`` whose type is its
-    diagnosis code (``wrong`` when none fits) and whose text is the message
-    and the diagnosis; a submission that did not run makes every target an
-    ``error`` of its status (``timeout``, ``forbidden``, ...)."""
-    def clean(text: str) -> str:
-        return _NOT_XML.sub("?", text)
-
-    suites = ET.Element("testsuites", name="bpgrade")
-    total = failures = errors = 0
-    for r in records:
-        ran = r["status"] == "ok"
-        wrong = [t for t in r["targets"] if not t["passed"]]
-        suite = ET.SubElement(suites, "testsuite", name=clean(f"{r['exercise']}: {r['submission']}"),
-                              tests=str(len(r["targets"])), failures=str(len(wrong) if ran else 0),
-                              errors=str(0 if ran else len(wrong)), time=f"{r.get('seconds', 0):.3f}")
-        total += len(r["targets"])
-        failures += len(wrong) if ran else 0
-        errors += 0 if ran else len(wrong)
-        for t in r["targets"]:
-            case = ET.SubElement(suite, "testcase", classname=clean(f"{r['exercise']}.{r['submission']}"),
-                                 name=clean(t["name"]))
-            if t["passed"]:
-                continue
-            diagnosis = t.get("diagnosis") or {}
-            kind = diagnosis.get("code", "wrong") if ran else r["status"]
-            body = t["message"] + (f"\n\n{diagnosis['text']}" if diagnosis.get("text") not in (None, t["message"])
-                                   else "")
-            element = ET.SubElement(case, "failure" if ran else "error", message=clean(t["message"]), type=kind)
-            element.text = clean(body)
-    suites.set("tests", str(total))
-    suites.set("failures", str(failures))
-    suites.set("errors", str(errors))
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"

@@ -1,4 +1,5 @@
-"""Grading results and how they are written out: the JSON record and the text table.
+"""Grading results and how one is written out: the JSON record, the text
+table, Markdown (a CI job's summary) and HTML (a notebook's table).
 
 :class:`Report` is the result record of SPEC.md. Nothing here prints: the
 command line writes what these functions return.
@@ -6,11 +7,13 @@ command line writes what these functions return.
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import shutil
 import textwrap
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 #: The diagnosis vocabulary: each code and what it means (README.md, "Diagnoses").
 DIAGNOSIS_CODES = {
@@ -47,6 +50,10 @@ class Diagnosis:
     def to_dict(self) -> dict[str, str]:
         return {"code": self.code, "text": self.text}
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, str] | None) -> "Diagnosis | None":
+        return None if d is None else cls(d["code"], d["text"])
+
 
 @dataclass(frozen=True)
 class TargetResult:
@@ -72,6 +79,24 @@ class TargetResult:
                 "message": self.message, "diagnosis": self.diagnosis and self.diagnosis.to_dict(),
                 "cases": self.cases, "cases_passed": self.cases_passed,
                 "hidden_cases": self.hidden_cases, "hidden_cases_passed": self.hidden_passed}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "TargetResult":
+        return cls(d["name"], d["passed"], d["score"], d["max_score"], d["message"],
+                   Diagnosis.from_dict(d.get("diagnosis")), d.get("cases", 0), d.get("cases_passed", 0),
+                   d.get("hidden_cases", 0), d.get("hidden_cases_passed", 0))
+
+    @property
+    def points(self) -> str:
+        """``"score/max_score"``, as the tables show it (``"0/1"``)."""
+        return f"{points_text(self.score)}/{points_text(self.max_score)}"
+
+    @property
+    def details(self) -> str:
+        """The diagnosis, ``"code: text"``, when it says more than the message; else ``""``."""
+        if self.diagnosis is None or self.diagnosis.text == self.message:
+            return ""
+        return f"{self.diagnosis.code}: {self.diagnosis.text}"
 
 
 @dataclass(frozen=True)
@@ -107,6 +132,11 @@ class Report:
         return sum(t.max_score for t in self.targets)
 
     @property
+    def points(self) -> str:
+        """``"score/max_score"`` (``"3/5"``)."""
+        return f"{points_text(self.score)}/{points_text(self.max_score)}"
+
+    @property
     def passed(self) -> bool:
         """Every target passed."""
         return self.status == "ok" and all(t.passed for t in self.targets)
@@ -122,17 +152,29 @@ class Report:
     def to_json(self) -> str:
         return json.dumps(self.to_dict())
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Report":
+        """The Report of a result record (what :meth:`to_dict` wrote; ``output`` is not in it)."""
+        return cls(d["exercise"], d["submission"], d["status"],
+                   tuple(TargetResult.from_dict(t) for t in d["targets"]), d.get("message", ""), d.get("seed"),
+                   d.get("cases", 0), d.get("hidden_cases", 0), d.get("device", ""), d.get("seconds", 0.0))
+
+    @property
+    def headline(self) -> str:
+        """One line: exercise, submission, cases (how many hidden), device."""
+        hidden = f", {self.hidden_cases} of them hidden" if self.hidden_cases else ""
+        return (f"bpgrade {self.exercise}: {self.submission}, {self.cases} cases (seed {self.seed}{hidden}) "
+                f"on {self.device}")
+
     def to_text(self, width: int | None = None) -> str:
         """The table a student reads at a glance: target, result, points, reason."""
         width = width or min(shutil.get_terminal_size((100, 24)).columns, 120)
         rows = [("target", "result", "points", "reason")]
         for t in self.targets:
-            rows.append((t.name, "pass" if t.passed else "FAIL", f"{_num(t.score)}/{_num(t.max_score)}", t.message))
+            rows.append((t.name, "pass" if t.passed else "FAIL", t.points, t.message))
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
         indent = sum(widths) + 3 * 2
-        hidden = f", {self.hidden_cases} of them hidden" if self.hidden_cases else ""
-        lines = [f"bpgrade {self.exercise}: {self.submission}, {self.cases} cases (seed {self.seed}{hidden}) "
-                 f"on {self.device}"]
+        lines = [self.headline]
         if self.status != "ok":
             lines.append(f"status: {self.status}: {self.message}")
         text_width = max(width - indent, 30)
@@ -141,17 +183,64 @@ class Report:
             wrapped = textwrap.wrap(r[3], text_width) or [""]
             lines.append(f"{head}  {wrapped[0]}".rstrip())
             lines.extend(" " * indent + more for more in wrapped[1:])
-            if t is not None and t.diagnosis is not None and t.diagnosis.text != t.message:
+            if t is not None and t.details:
                 # The mistake's paragraph is wrapped; the case block keeps its layout.
-                first, *block = t.diagnosis.text.split("\n")
-                lines.extend(" " * indent + more for more in textwrap.wrap(f"{t.diagnosis.code}: {first}", text_width))
+                first, *block = t.details.split("\n")
+                lines.extend(" " * indent + more for more in textwrap.wrap(first, text_width))
                 lines.extend(" " * indent + more for more in block)
-        lines.append(f"score {_num(self.score)}/{_num(self.max_score)}")
+        lines.append(f"score {self.points}")
         return "\n".join(lines)
+
+    def to_markdown(self) -> str:
+        """GitHub-flavoured Markdown (a CI job's summary, a pull request comment):
+        a heading with the score, the table, and each diagnosis in a fold."""
+        mark = "✅" if self.passed else "❌"
+        lines = [f"### {mark} bpgrade {markdown_text(self.exercise)}: {markdown_text(self.submission)}: "
+                 f"{self.points}", "", markdown_text(self.headline)]
+        if self.status != "ok":
+            lines += ["", f"**{self.status}**: {markdown_text(self.message)}"]
+        lines += ["", "| target | result | points | reason |", "|---|---|---|---|"]
+        lines += [f"| {markdown_text(t.name)} | {'✅ pass' if t.passed else '❌ FAIL'} | {t.points} "
+                  f"| {markdown_text(t.message)} |" for t in self.targets]
+        for t in self.targets:
+            if t.details:
+                # A fence longer than any run of backticks in the text keeps the case block's
+                # columns, and nothing in the text can close it early.
+                fence = "`" * max(3, 1 + max(map(len, re.findall("`+", t.details)), default=0))
+                lines += ["", f"<details><summary>{html.escape(t.name)}: {html.escape(t.diagnosis.code)}</summary>",
+                          "", fence + "text", t.details, fence, "", "</details>"]
+        return "\n".join(lines) + "\n"
+
+    def to_html(self) -> str:
+        """An HTML table (no scripts, no outside resources), as Jupyter shows a Report."""
+        e = html.escape
+        rows = []
+        for t in self.targets:
+            colour = "#1a7f37" if t.passed else "#cf222e"
+            details = (f"<details><summary>{e(t.diagnosis.code)}</summary><pre>{e(t.details)}</pre></details>"
+                       if t.details else "")
+            rows.append(f"<tr><td>{e(t.name)}</td><td style=\"color:{colour};font-weight:bold\">"
+                        f"{'pass' if t.passed else 'FAIL'}</td><td>{t.points}</td>"
+                        f"<td style=\"text-align:left\">{e(t.message)}{details}</td></tr>")
+        status = "" if self.status == "ok" else f"<p><b>{e(self.status)}</b>: {e(self.message)}</p>"
+        return (f"<div class=\"bpgrade-report\"><p>{e(self.headline)}</p>{status}"
+                "<table><thead><tr><th>target</th><th>result</th><th>points</th><th>reason</th></tr></thead>"
+                f"<tbody>{''.join(rows)}</tbody></table>"
+                f"<p><b>score {self.points}</b></p></div>")
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
 
     def __str__(self) -> str:
         return self.to_text()
 
 
-def _num(x: float) -> str:
+def points_text(x: float) -> str:
     return f"{x:g}"
+
+
+def markdown_text(text: str) -> str:
+    """Text for a Markdown line or table cell: no pipe or line break ends the
+    cell, and the submission's words make no HTML, links or emphasis."""
+    text = html.escape(text, quote=False)
+    return re.sub(r"([\\`*_\[\]|])", r"\\\1", text).replace("\n", "<br>")

@@ -203,9 +203,9 @@ def test_junit_of_a_batch_marks_a_submission_that_did_not_run_as_errors(bpgrade_
 
 
 def test_junit_survives_control_characters_in_messages():
-    from bpgrade.gradebook import to_junit
+    from bpgrade.exports import to_junit
 
-    record = {"exercise": "mlp2", "submission": "eve", "status": "error", "seconds": 0.1,
-              "targets": [{"name": "w1", "passed": False, "message": "bad \x00\x1b[31m byte", "diagnosis": None}]}
-    error = ET.fromstring(to_junit([record])).find(".//error")
+    target = bpgrade.TargetResult("w1", False, 0.0, 1.0, "bad \x00\x1b[31m byte")
+    report = bpgrade.Report("mlp2", "eve", "error", (target,), seconds=0.1)
+    error = ET.fromstring(to_junit([report])).find(".//error")
     assert error.get("type") == "error" and "\x00" not in error.get("message")

@@ -1,0 +1,197 @@
+"""The class report for staff: one self-contained HTML page of a gradebook's results.
+
+Per exercise and case set: the score distribution, the pass rate per target,
+the most common diagnoses per target, the slowest submissions and the
+failing ones, drawn as inline SVG. The page needs no network, scripts or
+fonts to be viewed, and it is well-formed XML, so that it can be parsed back.
+"""
+
+from __future__ import annotations
+
+import html
+import statistics
+from collections import Counter
+from itertools import groupby
+from typing import Sequence
+
+from .reports import Report, points_text
+
+#: How many submissions the slowest and the diagnoses lists show.
+TOP = 10
+#: Bar charts' label column: its width in pixels and the characters that fit in it.
+_LABEL_W, _LABEL_FIT = 190, 26
+_PALETTE = ("#0969da", "#cf222e", "#bf8700", "#8250df", "#1a7f37", "#bc4c00", "#57606a", "#e85aad")
+_CSS = """
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 980px; color: #1f2328; }
+h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #d0d7de; padding-bottom: .2em; margin-top: 2em; }
+table { border-collapse: collapse; margin: .5em 0 1.5em; } td, th { border: 1px solid #d0d7de; padding: 3px 8px; }
+th { background: #f6f8fa; text-align: left; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
+.summary span { display: inline-block; margin-right: 1.5em; } svg text { font: 12px system-ui, sans-serif; }
+"""
+
+
+def class_report(reports: Sequence[Report], *, title: str = "bpgrade class report", generated: str = "") -> str:
+    """The HTML page for ``reports`` (one section per exercise and seed).
+
+    ``generated`` is a line saying where and when the page was made.
+    """
+    def key(r: Report):
+        return r.exercise, -1 if r.seed is None else r.seed
+
+    sections = [_section(list(group)) for _, group in groupby(sorted(reports, key=key), key=key)]
+    e = html.escape
+    body = "\n".join(sections) if sections else "<p>The gradebook holds no results.</p>"
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>"
+            f"<title>{e(title)}</title><style>{_CSS}</style></head>\n<body><h1>{e(title)}</h1>"
+            + (f"<p>{e(generated)}</p>" if generated else "") + f"\n{body}\n</body></html>\n")
+
+
+def _section(reports: list[Report]) -> str:
+    e = html.escape
+    first = reports[0]
+    scores = [r.score for r in reports]
+    full = sum(r.passed for r in reports)
+    statuses = Counter(r.status for r in reports)
+    summary = "".join(f"<span>{e(label)}: <b>{e(value)}</b></span>" for label, value in (
+        ("submissions", str(len(reports))),
+        ("mean score", f"{statistics.fmean(scores):.2f} / {points_text(first.max_score)}"),
+        ("median", points_text(statistics.median(scores))),
+        ("full marks", f"{full} ({100 * full / len(reports):.0f}%)"),
+        ("status", ", ".join(f"{k} {v}" for k, v in statuses.most_common())),
+    ))
+    return "\n".join([
+        f"<section><h2>{e(first.exercise)}, seed {e(str(first.seed))}</h2>",
+        f"<p class=\"summary\">{summary}</p>",
+        "<h3>Score distribution</h3>", _score_histogram(scores, first.max_score),
+        "<h3>Pass rate per target</h3>", _pass_rates(reports),
+        "<h3>Most common diagnoses per target</h3>", _diagnoses(reports),
+        f"<h3>Slowest submissions (the {min(TOP, len(reports))} slowest)</h3>", _slowest(reports),
+        "<h3>Failing submissions</h3>", _failing(reports),
+        "</section>",
+    ])
+
+
+def _svg(width: int, height: int, content: list[str], label: str) -> str:
+    return (f"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" "
+            f"viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"{html.escape(label)}\">"
+            + "".join(content) + "</svg>")
+
+
+def _text(x: float, y: float, text: str, anchor: str = "start", fit: int = 0) -> str:
+    """A label; one longer than ``fit`` characters (when given) is cut, whole in its tooltip."""
+    shown = text if not fit or len(text) <= fit else text[:fit - 1] + "…"
+    tip = f"<title>{html.escape(text)}</title>" if shown != text else ""
+    return f"<text x=\"{x:.1f}\" y=\"{y:.1f}\" text-anchor=\"{anchor}\">{tip}{html.escape(shown)}</text>"
+
+
+def _score_histogram(scores: list[float], max_score: float) -> str:
+    """Vertical bars: a bar per point up to 20 points (the last: full marks), else ten equal bins."""
+    if max_score <= 20 and float(max_score).is_integer():
+        edges = [float(i) for i in range(int(max_score) + 1)]
+        labels = [points_text(x) if x == max_score else f"{points_text(x)}–" for x in edges]
+    else:
+        edges = [max_score * i / 10 for i in range(10)]
+        labels = [f"{x:.3g}–" for x in edges]
+    counts = [0] * len(edges)
+    for s in scores:
+        counts[max(i for i, edge in enumerate(edges) if s >= edge or i == 0)] += 1
+    bar, gap, plot_h, top, left = 44, 8, 160, 20, 10
+    peak = max(counts) or 1
+    content = []
+    for i, (count, label) in enumerate(zip(counts, labels)):
+        x = left + i * (bar + gap)
+        h = plot_h * count / peak
+        content.append(f"<rect x=\"{x}\" y=\"{top + plot_h - h:.1f}\" width=\"{bar}\" height=\"{h:.1f}\" "
+                       f"fill=\"#0969da\"><title>{count} with score {html.escape(label)}</title></rect>")
+        content.append(_text(x + bar / 2, top + plot_h - h - 4, str(count), "middle"))
+        content.append(_text(x + bar / 2, top + plot_h + 16, label, "middle"))
+    width = left * 2 + len(counts) * (bar + gap)
+    content.append(_text(left, top + plot_h + 36, "score (points)"))
+    return _svg(width, top + plot_h + 44, content, "score distribution")
+
+
+def _hbars(rows: list[tuple[str, float, str]], scale: float, label: str, colour: str = "#1a7f37") -> str:
+    """Horizontal bars: ``(label, value, value text)`` per row, ``scale`` the full length's value."""
+    label_w, bar_w, row_h = _LABEL_W, 480, 24
+    content = []
+    for i, (name, value, shown) in enumerate(rows):
+        y = i * row_h + 4
+        w = bar_w * value / scale if scale else 0
+        content.append(_text(label_w - 8, y + 15, name, "end", _LABEL_FIT))
+        content.append(f"<rect x=\"{label_w}\" y=\"{y}\" width=\"{bar_w}\" height=\"18\" fill=\"#eaeef2\"/>")
+        content.append(f"<rect x=\"{label_w}\" y=\"{y}\" width=\"{w:.1f}\" height=\"18\" fill=\"{colour}\"/>")
+        content.append(_text(label_w + bar_w + 8, y + 15, shown))
+    return _svg(label_w + bar_w + 170, len(rows) * row_h + 8, content, label)
+
+
+def _target_names(reports: list[Report]) -> list[str]:
+    names: list[str] = []
+    for r in reports:
+        names += [t.name for t in r.targets if t.name not in names]
+    return names
+
+
+def _pass_rates(reports: list[Report]) -> str:
+    rows = []
+    for name in _target_names(reports):
+        results = [t for r in reports for t in r.targets if t.name == name]
+        passed = sum(t.passed for t in results)
+        rows.append((name, passed / len(results), f"{100 * passed / len(results):.0f}% ({passed}/{len(results)})"))
+    return _hbars(rows, 1.0, "pass rate per target")
+
+
+def _diagnoses(reports: list[Report]) -> str:
+    """A stacked bar per target (a colour per diagnosis code) over the number of
+    submissions, and a table of each target's most common codes."""
+    names = _target_names(reports)
+    by_target = {name: Counter(t.diagnosis.code if t.diagnosis else "unexplained"
+                               for r in reports for t in r.targets if t.name == name and not t.passed)
+                 for name in names}
+    codes = [code for code, _ in sum(by_target.values(), Counter()).most_common()]
+    if not codes:
+        return "<p>No target failed.</p>"
+    colour = {code: _PALETTE[i % len(_PALETTE)] for i, code in enumerate(codes)}
+    label_w, bar_w, row_h = _LABEL_W, 480, 24
+    content = []
+    for i, name in enumerate(names):
+        y, x = i * row_h + 4, float(label_w)
+        content.append(_text(label_w - 8, y + 15, name, "end", _LABEL_FIT))
+        for code, count in by_target[name].most_common():
+            w = bar_w * count / len(reports)
+            content.append(f"<rect x=\"{x:.1f}\" y=\"{y}\" width=\"{w:.1f}\" height=\"18\" fill=\"{colour[code]}\">"
+                           f"<title>{html.escape(name)}: {html.escape(code)} ×{count}</title></rect>")
+            x += w
+    legend_y = len(names) * row_h + 16
+    for i, code in enumerate(codes):
+        lx = label_w + (i % 4) * 130
+        ly = legend_y + (i // 4) * 20
+        content.append(f"<rect x=\"{lx}\" y=\"{ly - 11}\" width=\"12\" height=\"12\" fill=\"{colour[code]}\"/>")
+        content.append(_text(lx + 16, ly, code))
+    chart = _svg(label_w + bar_w + 20, legend_y + ((len(codes) + 3) // 4) * 20, content,
+                 "most common diagnoses per target")
+    e = html.escape
+    rows = "".join(f"<tr><td>{e(name)}</td><td class=\"n\">{sum(by_target[name].values())}</td><td>"
+                   + ", ".join(f"{e(code)} ×{n}" for code, n in by_target[name].most_common(3)) + "</td></tr>"
+                   for name in names)
+    return (chart + "<table><thead><tr><th>target</th><th>failed</th><th>most common diagnoses</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>")
+
+
+def _slowest(reports: list[Report]) -> str:
+    slow = sorted(reports, key=lambda r: -r.seconds)[:TOP]
+    rows = [(r.submission, r.seconds, f"{r.seconds:.2f} s ({r.status})") for r in slow]
+    return _hbars(rows, max(r.seconds for r in slow) or 1.0, "slowest submissions", "#bf8700")
+
+
+def _failing(reports: list[Report]) -> str:
+    e = html.escape
+    failing = sorted((r for r in reports if not r.passed), key=lambda r: (r.score, r.submission))
+    if not failing:
+        return "<p>Every submission got full marks.</p>"
+    rows = "".join(
+        f"<tr><td>{e(r.submission)}</td><td>{e(r.status)}</td><td class=\"n\">{r.points}</td><td>"
+        + e(", ".join(f"{t.name} ({t.diagnosis.code if t.diagnosis else 'wrong'})" for t in r.targets
+                      if not t.passed)) + "</td></tr>"
+        for r in failing)
+    return ("<table><thead><tr><th>submission</th><th>status</th><th>score</th><th>failed targets</th></tr>"
+            f"</thead><tbody>{rows}</tbody></table>")

@@ -1,0 +1,110 @@
+"""Exports of a batch of results: JSON lines, CSV for a gradebook or an LMS,
+JUnit XML for CI, Markdown for a CI summary, Gradescope's results per submission.
+
+Each function takes :class:`~bpgrade.reports.Report` s (from the gradebook or
+from ``check``) and returns the text to write; none includes what a
+submission printed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import xml.etree.ElementTree as ET
+from typing import Sequence
+
+from . import gradescope
+from .reports import Report, markdown_text
+
+FORMATS = ("jsonl", "csv", "junit", "markdown", "gradescope")
+
+
+def export(reports: Sequence[Report], fmt: str) -> str:
+    """``reports`` in the format named ``fmt`` (one of :data:`FORMATS`)."""
+    return {"jsonl": to_jsonl, "csv": to_csv, "junit": to_junit, "markdown": to_markdown,
+            "gradescope": to_gradescope}[fmt](reports)
+
+
+def to_jsonl(reports: Sequence[Report]) -> str:
+    """One JSON result record per line."""
+    return "".join(r.to_json() + "\n" for r in reports)
+
+
+def to_csv(reports: Sequence[Report]) -> str:
+    """One row per submission: its id, exercise, status, a column per target's
+    score, the total and the maximum."""
+    names: list[str] = []
+    for r in reports:
+        names += [t.name for t in r.targets if t.name not in names]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["submission", "exercise", "status", *names, "score", "max_score"])
+    for r in reports:
+        scores = {t.name: t.score for t in r.targets}
+        writer.writerow([r.submission, r.exercise, r.status, *(f"{scores.get(n, '')}" for n in names),
+                         r.score, r.max_score])
+    return out.getvalue()
+
+
+#: Characters that XML 1.0 cannot hold (a submission's error message may carry them).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def to_junit(reports: Sequence[Report]) -> str:
+    """JUnit XML for CI (Jenkins, GitLab, GitHub): a testsuite per submission and a
+    testcase per target. A wrong target is a ``failure`` whose type is its
+    diagnosis code (``wrong`` when none fits) and whose text is the message
+    and the diagnosis; a submission that did not run makes every target an
+    ``error`` of its status (``timeout``, ``forbidden``, ...)."""
+    def clean(text: str) -> str:
+        return _NOT_XML.sub("?", text)
+
+    suites = ET.Element("testsuites", name="bpgrade")
+    total = failures = errors = 0
+    for r in reports:
+        ran = r.status == "ok"
+        wrong = [t for t in r.targets if not t.passed]
+        suite = ET.SubElement(suites, "testsuite", name=clean(f"{r.exercise}: {r.submission}"),
+                              tests=str(len(r.targets)), failures=str(len(wrong) if ran else 0),
+                              errors=str(0 if ran else len(wrong)), time=f"{r.seconds:.3f}")
+        total += len(r.targets)
+        failures += len(wrong) if ran else 0
+        errors += 0 if ran else len(wrong)
+        for t in r.targets:
+            case = ET.SubElement(suite, "testcase", classname=clean(f"{r.exercise}.{r.submission}"),
+                                 name=clean(t.name))
+            if t.passed:
+                continue
+            kind = (t.diagnosis.code if t.diagnosis else "wrong") if ran else r.status
+            element = ET.SubElement(case, "failure" if ran else "error", message=clean(t.message), type=kind)
+            element.text = clean(t.message + (f"\n\n{t.details}" if t.details else ""))
+    suites.set("tests", str(total))
+    suites.set("failures", str(failures))
+    suites.set("errors", str(errors))
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def to_markdown(reports: Sequence[Report]) -> str:
+    """GitHub-flavoured Markdown: a table of the submissions with a ✅ or ❌ per
+    target and the total (one submission's full report is
+    :meth:`Report.to_markdown`)."""
+    names: list[str] = []
+    for r in reports:
+        names += [t.name for t in r.targets if t.name not in names]
+    lines = [f"### bpgrade: {len(reports)} submissions", "",
+             "| submission | status | " + " | ".join(map(markdown_text, names)) + " | score |",
+             "|---|---|" + "---|" * len(names) + "---|"]
+    for r in reports:
+        passed = {t.name: t.passed for t in r.targets}
+        marks = ["" if n not in passed else "✅" if passed[n] else "❌" for n in names]
+        lines.append(f"| {markdown_text(r.submission)} | {markdown_text(r.status)} | " + " | ".join(marks)
+                     + f" | {r.points} |")
+    return "\n".join(lines) + "\n"
+
+
+def to_gradescope(reports: Sequence[Report]) -> str:
+    """A JSON object mapping each submission id to its Gradescope results.json
+    (to see what an autograder will give before uploading it)."""
+    return json.dumps({r.submission: gradescope.results(r) for r in reports}, indent=1) + "\n"

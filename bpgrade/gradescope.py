@@ -1,0 +1,244 @@
+"""Gradescope: the results.json of a graded submission, the whole ``run_autograder``
+step, and the autograder zip that course staff upload.
+
+Gradescope unpacks the zip into /autograder/source, runs its ``setup.sh`` once
+when it builds the image, then for each submission runs
+``/autograder/run_autograder`` with the student's files in
+/autograder/submission and reads /autograder/results/results.json
+(https://gradescope-autograders.readthedocs.io/en/latest/specs/).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import re
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import BpgradeError, SubmissionError
+from .grader import check
+from .packs import Pack, load_pack
+from .reports import Report
+from .submissions import SUFFIXES
+
+#: Who sees a result on Gradescope, from least to most.
+VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
+SUBMISSION_DIR = "/autograder/submission"
+RESULTS_PATH = "/autograder/results/results.json"
+
+
+def results(report: Report, *, visibility: str = "visible", stdout_visibility: str = "hidden") -> dict[str, Any]:
+    """Gradescope's results.json for a graded submission: a test per target.
+
+    ``score`` is the sum of the tests' scores and the ``max_score``s add up to
+    the pack's points. The outputs say what the text report says, without the
+    seed (staff may grade with a secret one) and without what the submission
+    printed (which could show the hidden cases' inputs).
+    """
+    tests = [{"name": t.name, "number": str(i), "score": t.score, "max_score": t.max_score,
+              "status": "passed" if t.passed else "failed",
+              "output": t.message + (f"\n\n{t.details}" if t.details else ""), "visibility": "visible"}
+             for i, t in enumerate(report.targets, 1)]
+    hidden = f", {report.hidden_cases} of them hidden (only their counts are shown)" if report.hidden_cases else ""
+    output = f"bpgrade {report.exercise}: {report.cases} cases{hidden}, graded on {report.device}."
+    if report.status != "ok":
+        output += f"\n\nThe submission did not run ({report.status}): {report.message}"
+    return _results(report.score, report.seconds, output, tests, visibility, stdout_visibility)
+
+
+def crash_results(pack: Pack | None, message: str, seconds: float, *, visibility: str = "visible",
+                  stdout_visibility: str = "hidden") -> dict[str, Any]:
+    """A valid results.json with no points when nothing could be graded:
+    every target of ``pack`` (none when the pack itself failed) fails with ``message``."""
+    tests = [{"name": t.name, "number": str(i), "score": 0.0, "max_score": t.points, "status": "failed",
+              "output": message, "visibility": "visible"}
+             for i, t in enumerate(pack.targets if pack else (), 1)]
+    return _results(0.0, seconds, message, tests, visibility, stdout_visibility)
+
+
+def _results(score: float, seconds: float, output: str, tests: list[dict], visibility: str,
+             stdout_visibility: str) -> dict[str, Any]:
+    for name, value in (("visibility", visibility), ("stdout_visibility", stdout_visibility)):
+        if value not in VISIBILITIES:
+            raise BpgradeError(f"{name} must be one of {', '.join(VISIBILITIES)}, not {value!r}")
+    return {"score": score, "execution_time": round(seconds, 3), "output": output, "output_format": "text",
+            "test_output_format": "text", "visibility": visibility, "stdout_visibility": stdout_visibility,
+            "tests": tests}
+
+
+def find_submission(folder: str | Path, pack: Pack) -> Path:
+    """The file to grade among what the student uploaded to ``folder``.
+
+    One ``.py`` or ``.ipynb`` file is it, wherever it lies; among several, the
+    one that defines the most of the pack's functions (``def grad_w1``, ...).
+
+    Raises:
+      SubmissionError: no such folder, no candidate, or a tie between several.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SubmissionError(f"{folder}: no submission folder")
+    found = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in SUFFIXES
+                   and not any(part.startswith((".", "__")) for part in p.relative_to(folder).parts))
+    if not found:
+        raise SubmissionError(f"no .py or .ipynb file was submitted; upload the file that defines "
+                              f"{', '.join(t.function for t in pack.targets)}")
+    if len(found) == 1:
+        return found[0]
+    pattern = re.compile(r"\bdef\s+(" + "|".join(re.escape(t.function) for t in pack.targets) + r")\s*\(")
+
+    def defined(path: Path) -> int:
+        try:
+            return len(set(pattern.findall(path.read_text(encoding="utf-8", errors="replace"))))
+        except OSError:
+            return 0
+
+    counts = {p: defined(p) for p in found}
+    best = max(counts.values())
+    tied = [p for p, n in counts.items() if n == best]
+    if len(tied) > 1:
+        names = ", ".join(str(p.relative_to(folder)) for p in tied)
+        raise SubmissionError(f"several files could be the submission ({names}); submit only the one that defines "
+                              f"the gradient functions")
+    return tied[0]
+
+
+def autograde(exercise: str | Path | Pack, submission_dir: str | Path = SUBMISSION_DIR, *,
+              seed: int | None = None, device: str | None = None, timeout: float | None = None,
+              visibility: str = "visible", stdout_visibility: str = "hidden") -> dict[str, Any]:
+    """Grade what a student uploaded: the results.json for it.
+
+    A submission that cannot be found or does not run still gets a valid
+    result (no points, and why).
+
+    Raises:
+      BpgradeError: the exercise cannot be loaded or the device is not there
+        (the autograder's fault, not the student's).
+    """
+    start = time.monotonic()
+    pack = exercise if isinstance(exercise, Pack) else load_pack(exercise)
+    try:
+        path = find_submission(submission_dir, pack)
+        report = check(pack, path, seed=seed, device=device, timeout=timeout)
+    except SubmissionError as e:
+        return crash_results(pack, str(e), time.monotonic() - start, visibility=visibility,
+                             stdout_visibility=stdout_visibility)
+    return results(report, visibility=visibility, stdout_visibility=stdout_visibility)
+
+
+_SETUP = """\
+#!/usr/bin/env bash
+# Gradescope runs this once, as root, when it builds the autograder's image:
+# it installs bpgrade (bundled here) and its dependencies into source/venv.
+set -euo pipefail
+cd "$(dirname "$0")"
+PYTHON=""
+for candidate in python3.13 python3.12 python3.11 python3; do
+    if command -v "$candidate" >/dev/null &&
+        "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+        PYTHON="$candidate"
+        break
+    fi
+done
+if [ -z "$PYTHON" ]; then
+    # jax needs Python 3.11 or newer; Gradescope's Ubuntu 22.04 image has 3.10.
+    apt-get update
+    apt-get install -y python3.11 python3.11-venv
+    PYTHON=python3.11
+fi
+"$PYTHON" -m venv venv
+venv/bin/pip install --quiet --upgrade pip
+venv/bin/pip install --quiet ./bpgrade-src
+# The image is built only if the pack grades its own reference solution as declared.
+if [ -d pack/selftest ]; then
+    venv/bin/bpgrade selftest -e pack --seeds public
+fi
+"""
+
+_RUN = """\
+#!/usr/bin/env bash
+# Gradescope copies this to /autograder/run_autograder and runs it for each
+# submission; bpgrade writes results/results.json, a valid one even when the
+# submission crashes.
+ROOT="$(cd "$(dirname "$0")" && pwd)"
+exec "$ROOT/source/venv/bin/bpgrade" gradescope -e "$ROOT/source/pack" \\
+    --submission-dir "$ROOT/submission" --results "$ROOT/results/results.json"{options}
+"""
+
+_PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "bpgrade"
+version = "{version}"
+requires-python = ">=3.11"
+# The versions that made this bundle, so that Gradescope grades with what staff tested.
+dependencies = [{dependencies}]
+
+[project.scripts]
+bpgrade = "bpgrade.cli:main"
+
+[tool.setuptools]
+packages = ["bpgrade"]
+
+[tool.setuptools.package-data]
+bpgrade = ["exercises/*/*", "exercises/*/selftest/*"]
+"""
+
+_DEPENDENCIES = ("jax", "jaxlib", "numpy", "pyyaml")
+
+
+def bundle(exercise: str | Path | Pack, out: str | Path, *, seed: int | None = None,
+           timeout: float | None = None, visibility: str = "visible") -> list[str]:
+    """Write the autograder zip for ``exercise`` to ``out``: ``setup.sh``,
+    ``run_autograder``, the pack in ``pack/`` and bpgrade's source in
+    ``bpgrade-src/`` (its dependencies pinned to the versions installed here).
+
+    ``seed``, ``timeout`` and ``visibility`` are passed to every run. Returns
+    the names written, in order.
+    """
+    pack = exercise if isinstance(exercise, Pack) else load_pack(exercise)
+    if visibility not in VISIBILITIES:
+        raise BpgradeError(f"visibility must be one of {', '.join(VISIBILITIES)}, not {visibility!r}")
+    options = "".join(f" \\\n    {flag} {value}" for flag, value in
+                      (("--seed", seed), ("--timeout", timeout), ("--visibility", visibility)) if value is not None)
+    pins = ", ".join(f'"{name}=={importlib.metadata.version(name)}"' for name in _DEPENDENCIES)
+    names: list[str] = []
+    try:
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+            def add(name: str, data: bytes, executable: bool = False) -> None:
+                info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+                info.external_attr = (0o100755 if executable else 0o100644) << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                z.writestr(info, data)
+                names.append(name)
+
+            add("setup.sh", _SETUP.encode(), executable=True)
+            add("run_autograder", _RUN.format(options=options).encode(), executable=True)
+            for path, rel in _files(pack.root):
+                add(f"pack/{rel}", path.read_bytes())
+            add("bpgrade-src/pyproject.toml", _PYPROJECT.format(version=__version__, dependencies=pins).encode())
+            for path, rel in _files(Path(__file__).resolve().parent):
+                add(f"bpgrade-src/bpgrade/{rel}", path.read_bytes())
+    except OSError as e:
+        raise BpgradeError(f"cannot write {out}: {e.strerror}") from None
+    return names
+
+
+def _files(root: Path) -> list[tuple[Path, str]]:
+    """The files under ``root`` (following links, as the shipped packs are one),
+    without caches, as ``(path, relative name)`` sorted by name."""
+    found = []
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not d.startswith("."))
+        for name in files:
+            if not name.endswith(".pyc") and not name.startswith("."):
+                path = Path(folder) / name
+                found.append((path, path.relative_to(root).as_posix()))
+    return sorted(found, key=lambda item: item[1])
