@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 import bpgrade
-from bpgrade import truth
+from bpgrade import exports, gradescope, truth
+from bpgrade.classreport import class_report
 from bpgrade.packs import SHIPPED_DIR
 
 from conftest import REFERENCE
@@ -79,6 +80,13 @@ def test_memorising_the_public_cases_fails_on_the_hidden_ones(pack, cases, refer
     assert report.score == 4 and report.hidden_cases == 24
 
 
+def renderings(report) -> list[str]:
+    """A report in every format a student or a course pipeline may see."""
+    return [report.to_json(), report.to_text(), report.to_markdown(), report.to_html(),
+            json.dumps(gradescope.results(report)), exports.to_junit([report]), exports.to_csv([report]),
+            exports.to_markdown([report]), class_report([report])]
+
+
 def test_failures_in_hidden_cases_name_no_dims_shapes_or_values(pack, cases, reference):
     hidden_x = {c.tensors["x"].tobytes() for c in cases if c.hidden}
 
@@ -96,7 +104,9 @@ def test_failures_in_hidden_cases_name_no_dims_shapes_or_values(pack, cases, ref
         w1 = report.targets[0]
         assert not w1.passed and w1.hidden_passed < w1.hidden_cases
         messages[kind] = w1.message
-        assert str(HIDDEN_SEED) not in report.to_json() and "expected" not in w1.message.replace("(expected (d, h))", "")
+        assert "expected" not in w1.message.replace("(expected (d, h))", "")
+        for rendered in renderings(report):
+            assert str(HIDDEN_SEED) not in rendered and "received" not in rendered
     assert messages["shape"] == "grad_w1 returned the wrong shape in a hidden case (expected (d, h))"
     assert messages["nonfinite"].endswith("is not finite in a hidden case")
     assert messages["value"].startswith("right in the 24 public cases, wrong in 24 of 24 hidden cases")
