@@ -137,21 +137,53 @@ def to_array(value: Any) -> tuple[np.ndarray, str]:
     return np.array(arr, dtype=np.float64), str(arr.dtype)
 
 
-def describe_exception(exc: BaseException, filename: str | None) -> str:
-    """``"ZeroDivisionError: division by zero (line 12: `return 1 / 0`)"``.
+def describe_exception(exc: BaseException, filenames: Collection[str | None]) -> str:
+    """``"ZeroDivisionError: division by zero (line 12: `return 1 / 0`)"``, or
+    ``(cell 7, line 3: ...)`` in a notebook.
 
-    The line quoted is the last one of the traceback that lies in ``filename``
-    (the submission), so that the student sees their own code.
+    The line quoted is the last one of the traceback that lies in one of
+    ``filenames`` (the submission's), so that the student sees their own code.
     """
     text = traceback.format_exception_only(type(exc), exc)[-1].strip()
-    if isinstance(exc, SyntaxError) and exc.filename == filename and exc.lineno:
-        line = (exc.text or "").strip()
-        return (text + (f" (line {exc.lineno}: `{line}`)" if line else f" (line {exc.lineno})"))[:MAX_MESSAGE]
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
+    if isinstance(exc, SyntaxError) and exc.filename in filenames and exc.lineno:
+        return (text + _where(exc.filename, exc.lineno, exc.text))[:MAX_MESSAGE]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename in filenames]
     if frames:
-        line = (frames[-1].line or "").strip()
-        text += f" (line {frames[-1].lineno}: `{line}`)" if line else f" (line {frames[-1].lineno})"
+        text += _where(frames[-1].filename, frames[-1].lineno, frames[-1].line)
     return text[:MAX_MESSAGE]
+
+
+def _where(filename: str, lineno: int, line: str | None) -> str:
+    at = f"{filename}, line {lineno}" if filename.startswith("cell ") else f"line {lineno}"
+    line = (line or "").strip()
+    return f" ({at}: `{line}`)" if line else f" ({at})"
+
+
+class DisplayOnly:
+    """What a display-only module (matplotlib, tqdm, ...) of a notebook is: anything
+    done with it does nothing. Called on one iterable (``tqdm(range(9))``) it
+    gives the iterable back; unpacked (``fig, ax = plt.subplots()``) it gives two
+    of itself."""
+
+    def __getattr__(self, name: str) -> "DisplayOnly":
+        return self
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if len(args) == 1 and hasattr(args[0], "__iter__") and not isinstance(args[0], (str, bytes)):
+            return args[0]
+        return self
+
+    def __getitem__(self, key: Any) -> "DisplayOnly":
+        return self
+
+    def __iter__(self):
+        return iter((self, self))
+
+    def __enter__(self) -> "DisplayOnly":
+        return self
+
+    def __exit__(self, *exc: Any) -> bool:
+        return False
 
 
 def _holds_arrays(item: list | tuple) -> bool:
@@ -244,7 +276,7 @@ def call_targets(functions: Mapping[str, Callable | None], cases: Sequence[tuple
             except ReturnError as e:
                 record["error"], record["error_case"] = f"{name}: {e}", index
             except BaseException as e:  # noqa: BLE001 - student code may raise anything, SystemExit included
-                record["error"], record["error_case"] = describe_exception(e, filename), index
+                record["error"], record["error_case"] = describe_exception(e, {filename}), index
                 record["memory"] = isinstance(e, MemoryError)
             else:
                 record["outputs"].append(case_leaves)
@@ -553,20 +585,34 @@ def _worker(setup: dict, cases, name: str, scratch: str, result_fd: int, uid: in
 
 def run_submission(source: str, filename: str, functions: Mapping[str, str], forbidden: Sequence[str],
                    cases, nested: Collection[str] = ()) -> bytes:
-    """Import ``source`` as a module and call its graded functions; returns the result frame."""
+    """Import ``source`` as a module and call its graded functions; returns the result frame.
+
+    For a notebook (``filename`` ends with ``.ipynb``), ``source`` is the JSON of
+    :class:`bpgrade.notebooks.Program`: its cells run one after the other in one
+    module, each under the file name ``cell N``.
+    """
     blocker = ImportBlocker(forbidden)
     sys.meta_path.insert(0, blocker)
     sys.meta_path.append(Unavailable())
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     header: dict[str, Any] = {"import_error": None, "memory": False}
     found: dict[str, Callable | None] = {name: None for name in functions}
     module = types.ModuleType("submission")
     module.__file__ = filename
     sys.modules["submission"] = module
+    if filename.endswith(".ipynb"):
+        chunks = [(f"cell {number}", code) for number, code in json.loads(source)["cells"]]
+        # What Jupyter gives a notebook without an import: display() and get_ipython().
+        module.__dict__.update({"__bpgrade_display__": DisplayOnly(), "display": DisplayOnly(),
+                                "get_ipython": DisplayOnly()})
+    else:
+        chunks = [(filename, source)]
+    for name, code in chunks:
+        linecache.cache[name] = (len(code), None, code.splitlines(True), name)
     try:
-        exec(compile(source, filename, "exec"), module.__dict__)
+        for name, code in chunks:
+            exec(compile(code, name, "exec"), module.__dict__)
     except BaseException as e:  # noqa: BLE001 - a submission may raise anything while importing
-        header["import_error"] = describe_exception(e, filename)
+        header["import_error"] = describe_exception(e, {name for name, _ in chunks})
         header["memory"] = isinstance(e, MemoryError)
     else:
         for name, function_name in functions.items():

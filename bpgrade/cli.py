@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="grade one submission and show which gradients are right",
         description="Grade one submission. Exit code 0: every target passed; 1: something failed; "
                     "2: a usage error or bad input.")
-    check.add_argument("submission", metavar="SUBMISSION", help="the submission's .py file")
+    check.add_argument("submission", metavar="SUBMISSION", help="the submission: a .py file or a .ipynb notebook")
     check.add_argument("-e", "--exercise", required=True, metavar="EXERCISE",
                        help="a shipped exercise (see 'bpgrade list') or the path of a pack folder")
     check.add_argument("--format", choices=("text", "json", "junit", "markdown", "gradescope"), default="text",
@@ -80,13 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
                             "always float64 at the highest matmul precision")
     check.add_argument("--timeout", type=_positive_float, metavar="SECONDS",
                        help="wall-clock limit for the submission (default: the exercise's)")
+    _run_all_option(check)
 
     grade = commands.add_parser(
         "grade", help="grade a batch of submissions into a gradebook",
-        description="Grade every submission found in PATH... (files; in folders, every *.py, and every sub-folder "
-                    "holding one .py or a submission.py) into a SQLite gradebook, each in its own sandboxed worker, "
-                    "then export the results. Rerunning resumes: submissions already graded with the same content, "
-                    "exercise and seed are skipped. Exit code 0 when every submission got a result; 2: a usage "
+        description="Grade every submission found in PATH... (files; in folders, every *.py and *.ipynb, and "
+                    "every sub-folder holding one .py or .ipynb, or a submission.py) into a SQLite gradebook, each "
+                    "in its own sandboxed worker, then export the results. Rerunning resumes: submissions already "
+                    "graded with the same content, exercise and seed are skipped. Exit code 0 when every submission got a result; 2: a usage "
                     "error or bad input.")
     grade.add_argument("paths", nargs="+", metavar="PATH", help="submission files and folders")
     grade.add_argument("-e", "--exercise", required=True, metavar="EXERCISE",
@@ -111,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "over machines; combine the gradebooks with 'bpgrade merge'")
     grade.add_argument("--device", choices=("cpu", "gpu", "tpu"), help="where jax computes the truth")
     grade.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    _run_all_option(grade)
 
     merge = commands.add_parser(
         "merge", help="combine gradebooks (from shards) into one",
@@ -197,6 +199,13 @@ def _gradescope_options(parser: argparse.ArgumentParser) -> None:
                         help="wall-clock limit per submission (default: the exercise's)")
     parser.add_argument("--visibility", choices=VISIBILITIES, default="visible",
                         help="when students see their results (default: visible)")
+    _run_all_option(parser)
+
+
+def _run_all_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run-all", action="store_true",
+                        help="a notebook runs every code cell, not only its imports, definitions and constants "
+                             "(magics, shell escapes and cells tagged skip-grading never run)")
 
 
 def _positive(convert, what: str):
@@ -247,7 +256,8 @@ def _check(args) -> int:
     from .grader import check
 
     truth.enable_compilation_cache()
-    report = check(args.exercise, args.submission, seed=args.seed, device=args.device, timeout=args.timeout)
+    report = check(args.exercise, args.submission, seed=args.seed, device=args.device, timeout=args.timeout,
+                   run_all=args.run_all)
     if args.format == "junit":
         from .exports import to_junit
 
@@ -288,6 +298,7 @@ def _grade(args) -> int:
     with gradebook.Gradebook(args.db) as book:
         final = grade(pack, submissions, book, seed=args.seed, device=args.device, jobs=jobs,
                       timeout=args.timeout, memory=args.memory and args.memory << 20, regrade=args.regrade,
+                      run_all=args.run_all,
                       on_progress=progress and progress.update)
         reports = book.reports(pack.name, pack.cases.public_seed if args.seed is None else args.seed,
                                [s.id for s in submissions])
@@ -336,7 +347,7 @@ def _gradescope(args) -> int:
     code = EXIT_PASSED
     try:
         data = gradescope.autograde(args.exercise, args.submission_dir, seed=args.seed, device=args.device,
-                                    timeout=args.timeout, visibility=args.visibility)
+                                    timeout=args.timeout, visibility=args.visibility, run_all=args.run_all)
     except (BpgradeError, SandboxError) as e:
         print(f"bpgrade: error: {e}", file=sys.stderr)
         data, code = _autograder_failed(args, f"The autograder failed ({e}); tell the course staff.", start)
@@ -372,7 +383,8 @@ def _autograder_failed(args, message: str, start: float) -> tuple[dict, int]:
 def _gradescope_bundle(args) -> int:
     from .gradescope import bundle
 
-    names = bundle(args.exercise, args.output, seed=args.seed, timeout=args.timeout, visibility=args.visibility)
+    names = bundle(args.exercise, args.output, seed=args.seed, timeout=args.timeout, visibility=args.visibility,
+                   run_all=args.run_all)
     print(f"wrote {args.output} ({len(names)} files): upload it on the assignment's 'Configure Autograder' page "
           "(docs/integrations.md)")
     return EXIT_PASSED

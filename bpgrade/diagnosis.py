@@ -68,13 +68,14 @@ class Diagnoser:
 
     def error(self, target: Target, code: str, error: str, where: str) -> Diagnosis:
         """An exception (``error``) or a result that ran out of memory, in the case ``where``;
-        ``error`` ends with the student's line (``"... (line 12: `return 1 / 0`)"``)."""
+        ``error`` ends with the student's line (``"... (line 12: `return 1 / 0`)"``, or
+        ``(cell 7, line 3: ...)`` in a notebook)."""
         if code == "memory":
             return self._make(code, target, f"{target.function} ran out of memory in {where}: look for an array "
                               "that grows with a loop or an outer product much larger than the inputs.")
         kind = re.match(r"[\w.]*", error)[0] or "an exception"
-        line = re.search(r"\(line (\d+)(?:: `(.*)`)?\)$", error)
-        at = f" at line {line[1]}" + (f": `{line[2]}`" if line[2] else "") if line else ""
+        line = re.search(r"\(((?:cell \d+, )?line \d+)(?:: `(.*)`)?\)$", error)
+        at = f" at {line[1]}" + (f": `{line[2]}`" if line[2] else "") if line else ""
         return self._make(code, target, f"{target.function} raised {kind}{at}. Call it yourself on {where} "
                           "to see why.")
 

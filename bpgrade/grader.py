@@ -23,7 +23,7 @@ from .packs import Pack, load_pack
 from .reports import Report
 from .runner import Job, Limits, RunResult, run_functions
 from .sandbox import DEFAULT_JOBS, Sandbox, run_file
-from .submissions import Submission
+from .submissions import SUFFIXES, Submission
 
 SubmissionArg = str | Path | Mapping[str, Callable]
 
@@ -55,14 +55,15 @@ class _Setup:
         expected = {t.name: Expected.leaves([g[t.name] for g in grads]) for t in pack.targets}
         return cls(pack, cases, expected, dev.platform, Diagnoser(pack, cases, dev))
 
-    def job(self, limits: Limits) -> Job:
+    def job(self, limits: Limits, run_all_cells: bool = False) -> Job:
         nested = [name for name, leaves in self.expected.items() if [leaf.path for leaf in leaves] != [""]]
-        return Job.for_pack(self.pack, self.cases, limits, nested)
+        return Job.for_pack(self.pack, self.cases, limits, nested, run_all_cells)
 
-    def run_files(self, files: Iterable[tuple[str, Path]], limits: Limits, jobs: int | None) -> Iterator[Report]:
+    def run_files(self, files: Iterable[tuple[str, Path]], limits: Limits, jobs: int | None,
+                  run_all_cells: bool = False) -> Iterator[Report]:
         """Run each ``(id, path)`` in the sandbox, ``jobs`` at a time; yields each
         one's Report (its ``submission`` is the id) as soon as it finishes."""
-        with Sandbox(self.job(limits), jobs or DEFAULT_JOBS) as sandbox:
+        with Sandbox(self.job(limits, run_all_cells), jobs or DEFAULT_JOBS) as sandbox:
             for sub_id, run in sandbox.run(files):
                 yield self.report(sub_id, run)
 
@@ -77,16 +78,17 @@ class _Setup:
                                                          run.targets[t.name], self.diagnoser))
         return Report(exercise=pack.name, submission=name, status=run.status, targets=targets, message=run.message,
                       seed=self.cases[0].seed, cases=n, hidden_cases=sum(c.hidden for c in self.cases),
-                      device=self.device, seconds=run.seconds, output=run.output)
+                      device=self.device, seconds=run.seconds, output=run.output, notes=run.notes)
 
 
 def check(exercise: str | Path | Pack, submission: SubmissionArg, *, seed: int | None = None,
-          device: str | None = None, timeout: float | None = None) -> Report:
+          device: str | None = None, timeout: float | None = None, run_all: bool = False) -> Report:
     """Grade a submission on an exercise.
 
     Args:
       exercise: a shipped pack's name (``"mlp2"``), a pack folder, or a Pack.
-      submission: the path of a ``.py`` file, run in the sandbox, or a dict of
+      submission: the path of a ``.py`` file or a ``.ipynb`` notebook, run in
+        the sandbox, or a dict of
         functions keyed by target (``"w1"``) or function name (``"grad_w1"``),
         called in this process.
       seed: the case set; when None the pack's public cases and its hidden
@@ -95,6 +97,8 @@ def check(exercise: str | Path | Pack, submission: SubmissionArg, *, seed: int |
         backend when None.
       timeout: seconds of wall-clock time for a file submission; the pack's
         when None.
+      run_all: a notebook runs every code cell, not only its imports,
+        definitions and constants (magics and shell escapes never run).
 
     Returns:
       The :class:`~bpgrade.reports.Report`; ``print`` it for the table.
@@ -110,11 +114,11 @@ def check(exercise: str | Path | Pack, submission: SubmissionArg, *, seed: int |
         path = Path(submission)
         if not path.is_file():
             raise SubmissionError(f"{path}: no such file")
-        if path.suffix != ".py":
-            raise SubmissionError(f"{path}: expected a Python file (.py)")
+        if path.suffix not in SUFFIXES:
+            raise SubmissionError(f"{path}: expected a Python file (.py) or a notebook (.ipynb)")
         name = path.stem
     setup = _Setup.make(pack, seed, device)
-    job = setup.job(Limits.for_pack(pack, timeout))
+    job = setup.job(Limits.for_pack(pack, timeout), run_all)
     run = run_functions(submission, job) if isinstance(submission, Mapping) else run_file(path, job)
     return setup.report(name, run)
 
@@ -122,12 +126,13 @@ def check(exercise: str | Path | Pack, submission: SubmissionArg, *, seed: int |
 def grade(exercise: str | Path | Pack, submissions: Sequence[Submission], gradebook: Gradebook, *,
           seed: int | None = None, device: str | None = None, jobs: int | None = None,
           timeout: float | None = None, memory: int | None = None, regrade: bool = False,
-          on_progress: Callable[[Progress], None] | None = None) -> Progress:
+          run_all: bool = False, on_progress: Callable[[Progress], None] | None = None) -> Progress:
     """Grade a batch of submission files into ``gradebook``.
 
     Submissions already in the gradebook with the same content, pack and seed
     are skipped unless ``regrade``. Each result is committed as soon as it is
-    made. ``jobs`` workers run at once (default: two per CPU).
+    made. ``jobs`` workers run at once (default: two per CPU). ``run_all``:
+    notebooks run every code cell (what was graded without it is graded again).
 
     Returns:
       The final :class:`Progress`.
@@ -136,7 +141,9 @@ def grade(exercise: str | Path | Pack, submissions: Sequence[Submission], gradeb
     pack = exercise if isinstance(exercise, Pack) else load_pack(exercise)
     setup = _Setup.make(pack, seed, device)
     seed = setup.cases[0].seed
-    done_before = {} if regrade else gradebook.graded(pack.name, seed, pack.digest)
+    # Notebooks graded with and without run_all differ: the mode is part of what was graded.
+    graded_with = pack.digest + (":run-all" if run_all else "")
+    done_before = {} if regrade else gradebook.graded(pack.name, seed, graded_with)
     hashes = {s.id: s.content_hash() for s in submissions}
     todo = [s for s in submissions if done_before.get(s.id) != hashes[s.id]]
     skipped = len(submissions) - len(todo)
@@ -146,9 +153,10 @@ def grade(exercise: str | Path | Pack, submissions: Sequence[Submission], gradeb
     if not todo:
         return progress
     by_id = {s.id: s for s in todo}
-    for report in setup.run_files(((s.id, s.path) for s in todo), Limits.for_pack(pack, timeout, memory), jobs):
+    for report in setup.run_files(((s.id, s.path) for s in todo), Limits.for_pack(pack, timeout, memory), jobs,
+                                  run_all):
         sub_id = report.submission
-        gradebook.record(report, pack_hash=pack.digest, content_hash=hashes[sub_id], path=str(by_id[sub_id].path))
+        gradebook.record(report, pack_hash=graded_with, content_hash=hashes[sub_id], path=str(by_id[sub_id].path))
         progress = Progress(progress.done + 1, len(submissions), skipped, time.monotonic() - start)
         if on_progress:
             on_progress(progress)

@@ -47,6 +47,8 @@ def results(report: Report, *, visibility: str = "visible", stdout_visibility: s
     output = f"bpgrade {report.exercise}: {report.cases} cases{hidden}, graded on {report.device}."
     if report.status != "ok":
         output += f"\n\nThe submission did not run ({report.status}): {report.message}"
+    if report.notes:
+        output += "\n\nNotebook:\n" + "\n".join(f"- {note}" for note in report.notes)
     return _results(report.score, report.seconds, output, tests, visibility, stdout_visibility)
 
 
@@ -109,8 +111,8 @@ def find_submission(folder: str | Path, pack: Pack) -> Path:
 
 def autograde(exercise: str | Path | Pack, submission_dir: str | Path = SUBMISSION_DIR, *,
               seed: int | None = None, device: str | None = None, timeout: float | None = None,
-              visibility: str = "visible", stdout_visibility: str = "hidden") -> dict[str, Any]:
-    """Grade what a student uploaded: the results.json for it.
+              visibility: str = "visible", stdout_visibility: str = "hidden", run_all: bool = False) -> dict[str, Any]:
+    """Grade what a student uploaded (``run_all``: a notebook runs every code cell): the results.json for it.
 
     A submission that cannot be found or does not run still gets a valid
     result (no points, and why).
@@ -123,7 +125,7 @@ def autograde(exercise: str | Path | Pack, submission_dir: str | Path = SUBMISSI
     pack = exercise if isinstance(exercise, Pack) else load_pack(exercise)
     try:
         path = find_submission(submission_dir, pack)
-        report = check(pack, path, seed=seed, device=device, timeout=timeout)
+        report = check(pack, path, seed=seed, device=device, timeout=timeout, run_all=run_all)
     except SubmissionError as e:
         return crash_results(pack, str(e), time.monotonic() - start, visibility=visibility,
                              stdout_visibility=stdout_visibility)
@@ -195,12 +197,12 @@ _DEPENDENCIES = ("jax", "jaxlib", "numpy", "pyyaml")
 
 
 def bundle(exercise: str | Path | Pack, out: str | Path, *, seed: int | None = None,
-           timeout: float | None = None, visibility: str = "visible") -> list[str]:
+           timeout: float | None = None, visibility: str = "visible", run_all: bool = False) -> list[str]:
     """Write the autograder zip for ``exercise`` to ``out``: ``setup.sh``,
     ``run_autograder``, the pack in ``pack/`` and bpgrade's source in
     ``bpgrade-src/`` (its dependencies pinned to the versions installed here).
 
-    ``seed``, ``timeout`` and ``visibility`` are passed to every run. Returns
+    ``seed``, ``timeout``, ``visibility`` and ``run_all`` are passed to every run. Returns
     the names written, in order.
     """
     pack = exercise if isinstance(exercise, Pack) else load_pack(exercise)
@@ -208,6 +210,7 @@ def bundle(exercise: str | Path | Pack, out: str | Path, *, seed: int | None = N
         raise BpgradeError(f"visibility must be one of {', '.join(VISIBILITIES)}, not {visibility!r}")
     options = "".join(f" \\\n    {flag} {value}" for flag, value in
                       (("--seed", seed), ("--timeout", timeout), ("--visibility", visibility)) if value is not None)
+    options += " \\\n    --run-all" if run_all else ""
     pins = ", ".join(f'"{name}=={importlib.metadata.version(name)}"' for name in _DEPENDENCIES)
     names: list[str] = []
     try:

@@ -109,6 +109,7 @@ class Report:
     status. ``output`` is what the submission printed (cut to a few KB): it is
     kept out of the JSON record and the table, so that nothing a submission
     prints reaches the grader's stdout or its machine-readable outputs.
+    ``notes`` say what of a notebook submission did not run, and why.
     """
 
     exercise: str
@@ -122,6 +123,7 @@ class Report:
     device: str = ""
     seconds: float = 0.0
     output: str = field(default="", repr=False)
+    notes: tuple[str, ...] = ()
 
     @property
     def score(self) -> float:
@@ -147,7 +149,7 @@ class Report:
                 "targets": [t.to_dict() for t in self.targets],
                 "message": self.message, "seed": self.seed, "cases": self.cases,
                 "hidden_cases": self.hidden_cases, "device": self.device,
-                "seconds": round(self.seconds, 4)}
+                "seconds": round(self.seconds, 4), "notes": list(self.notes)}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())
@@ -157,7 +159,8 @@ class Report:
         """The Report of a result record (what :meth:`to_dict` wrote; ``output`` is not in it)."""
         return cls(d["exercise"], d["submission"], d["status"],
                    tuple(TargetResult.from_dict(t) for t in d["targets"]), d.get("message", ""), d.get("seed"),
-                   d.get("cases", 0), d.get("hidden_cases", 0), d.get("device", ""), d.get("seconds", 0.0))
+                   d.get("cases", 0), d.get("hidden_cases", 0), d.get("device", ""), d.get("seconds", 0.0),
+                   notes=tuple(d.get("notes", ())))
 
     @property
     def headline(self) -> str:
@@ -189,6 +192,10 @@ class Report:
                 lines.extend(" " * indent + more for more in textwrap.wrap(first, text_width))
                 lines.extend(" " * indent + more for more in block)
         lines.append(f"score {self.points}")
+        if self.notes:
+            lines.append("notebook:")
+            lines.extend(textwrap.fill(note, width, initial_indent="  ", subsequent_indent="    ")
+                         for note in self.notes)
         return "\n".join(lines)
 
     def to_markdown(self) -> str:
@@ -209,6 +216,8 @@ class Report:
                 fence = "`" * max(3, 1 + max(map(len, re.findall("`+", t.details)), default=0))
                 lines += ["", f"<details><summary>{html.escape(t.name)}: {html.escape(t.diagnosis.code)}</summary>",
                           "", fence + "text", t.details, fence, "", "</details>"]
+        if self.notes:
+            lines += ["", "Notebook:", ""] + [f"- {markdown_text(note)}" for note in self.notes]
         return "\n".join(lines) + "\n"
 
     def to_html(self) -> str:
@@ -223,10 +232,12 @@ class Report:
                         f"{'pass' if t.passed else 'FAIL'}</td><td>{t.points}</td>"
                         f"<td style=\"text-align:left\">{e(t.message)}{details}</td></tr>")
         status = "" if self.status == "ok" else f"<p><b>{e(self.status)}</b>: {e(self.message)}</p>"
+        notes = "".join(f"<li>{e(note)}</li>" for note in self.notes)
         return (f"<div class=\"bpgrade-report\"><p>{e(self.headline)}</p>{status}"
                 "<table><thead><tr><th>target</th><th>result</th><th>points</th><th>reason</th></tr></thead>"
                 f"<tbody>{''.join(rows)}</tbody></table>"
-                f"<p><b>score {self.points}</b></p></div>")
+                f"<p><b>score {self.points}</b></p>" + (f"<p>Notebook:</p><ul>{notes}</ul>" if notes else "")
+                + "</div>")
 
     def _repr_html_(self) -> str:
         return self.to_html()

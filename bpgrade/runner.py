@@ -51,9 +51,12 @@ class Job:
     """What to run: the graded functions and, per case, their arguments.
 
     ``cases[i]`` is ``(inputs, params)``: the inputs in call order, and the
-    params dict (None for a pack without parameters: then no params argument). Every array is float64; an input or a parameter may be a
-    nest of lists and dicts of arrays. ``nested`` names the targets whose
-    gradient is such a nest, to be returned and read back leaf by leaf.
+    params dict (None for a pack without parameters: then no params argument).
+    Every array is float64; an input or a parameter may be a nest of lists and
+    dicts of arrays. ``nested`` names the targets whose gradient is such a
+    nest, to be returned and read back leaf by leaf. ``run_all_cells``: a
+    notebook runs every code cell, not only its definitions
+    (:mod:`bpgrade.notebooks`).
     """
 
     functions: Mapping[str, str]
@@ -61,10 +64,11 @@ class Job:
     limits: Limits
     forbidden: tuple[str, ...]
     nested: frozenset[str] = frozenset()
+    run_all_cells: bool = False
 
     @classmethod
     def for_pack(cls, pack: Pack, cases: Sequence[Case], limits: Limits | None = None,
-                 nested: Collection[str] = ()) -> "Job":
+                 nested: Collection[str] = (), run_all_cells: bool = False) -> "Job":
         return cls(
             functions={t.name: t.function for t in pack.targets},
             # A pack without parameters calls f(*inputs), with no params dict.
@@ -73,6 +77,7 @@ class Job:
             limits=limits or Limits.for_pack(pack),
             forbidden=pack.forbidden_modules,
             nested=frozenset(nested),
+            run_all_cells=run_all_cells,
         )
 
 
@@ -100,7 +105,8 @@ class RunResult:
 
     ``status`` is ``"ok"`` when it ran (its functions may still have failed),
     else ``"error"``, ``"timeout"``, ``"memory"`` or ``"forbidden"``, with ``message`` saying
-    why. ``targets`` is empty unless the submission ran.
+    why. ``targets`` is empty unless the submission ran. ``notes`` say what
+    of a notebook did not run.
     """
 
     status: str
@@ -108,6 +114,7 @@ class RunResult:
     targets: Mapping[str, TargetRun] = field(default_factory=dict)
     output: str = ""
     seconds: float = 0.0
+    notes: tuple[str, ...] = ()
 
 
 def forbidden_imports(source: str, forbidden: Sequence[str]) -> list[str]:

@@ -28,6 +28,7 @@ uid, every process of that uid.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -46,6 +47,8 @@ from typing import Hashable, Iterable, Iterator
 import numpy as np
 
 from . import _worker
+from .errors import SubmissionError
+from .notebooks import read_notebook
 from .runner import Job, RunResult, forbidden_imports, forbidden_message, result_from_frame
 
 #: Workers run as uid UID_BASE + slot when the grader runs as root.
@@ -84,6 +87,7 @@ class _Running:
     buf: bytearray = field(default_factory=bytearray)
     status: int | None = None
     finished: str | None = None  # why it is over: "frame", "eof", "exit", "timeout", "flood"
+    notes: tuple[str, ...] = ()
 
 
 class Sandbox:
@@ -185,12 +189,13 @@ class Sandbox:
                     except StopIteration:
                         exhausted = True
                         break
-                    source, early = self._read(path)
+                    source, early, notes = self._read(path)
                     if early is not None:
                         yield key, early
                         continue
                     slot = free.pop()
                     run = self._launch(key, Path(path).name, source, slot, next_job)
+                    run.notes = notes
                     running[next_job] = run
                     sel.register(run.fd, selectors.EVENT_READ, run)
                     next_job += 1
@@ -214,27 +219,34 @@ class Sandbox:
                         del running[run.job]
                         by_pid.pop(run.pid, None)
                         _worker.send_message(self._sock, {"op": "sweep", "slot": run.slot, "pid": run.pid})
-                        yield run.key, self._result(run, now)
+                        yield run.key, dataclasses.replace(self._result(run, now), notes=run.notes)
         finally:
             sel.close()
             for run in running.values():
                 os.close(run.fd)
 
-    def _read(self, path: str | Path) -> tuple[str, RunResult | None]:
-        """The submission's source, or the result that stops it before it runs."""
+    def _read(self, path: str | Path) -> tuple[str, RunResult | None, tuple[str, ...]]:
+        """The source the worker runs (for a notebook, its :class:`~bpgrade.notebooks.Program`),
+        or the result that stops it before it runs; and the notes on what of it runs."""
+        notes: tuple[str, ...] = ()
         if Path(path).suffix == ".ipynb":
-            return "", RunResult("error", "notebook submissions are not graded yet: submit a .py file")
+            try:
+                program = read_notebook(path, run_all=self.job.run_all_cells)
+            except SubmissionError as e:
+                return "", RunResult("error", str(e)), ()
+            source, static, notes = program.to_json(), program.source(), program.notes
+        else:
+            try:
+                source = static = Path(path).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as e:
+                return "", RunResult("error", f"cannot read the submission: {e}"), ()
         try:
-            source = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            return "", RunResult("error", f"cannot read the submission: {e}")
-        try:
-            used = forbidden_imports(source, self.job.forbidden)
+            used = forbidden_imports(static, self.job.forbidden)
         except (SyntaxError, ValueError):
             used = []  # the worker's compile reports it, with the line
         if used:
-            return "", RunResult("forbidden", forbidden_message(used))
-        return source, None
+            return "", RunResult("forbidden", forbidden_message(used), notes=notes), notes
+        return source, None, notes
 
     def _launch(self, key: Hashable, name: str, source: str, slot: int, job: int) -> _Running:
         scratch = self._slot_dir(slot)

@@ -3,7 +3,8 @@
 Rules (SPEC.md): a file given directly is one submission; inside a given
 folder, every ``*.py`` and ``*.ipynb`` directly in it is one submission whose
 id is the file name without its suffix, and a sub-folder holding one ``.py``
-file (or a ``submission.py``) is one submission named after the sub-folder.
+or ``.ipynb`` file (or a ``submission.py`` or ``submission.ipynb``) is one
+submission named after the sub-folder.
 """
 
 from __future__ import annotations
@@ -66,9 +67,10 @@ def collect(paths: Sequence[str | Path]) -> list[Submission]:
 
 
 def _folder_submission(folder: Path) -> Path | None:
-    if (folder / "submission.py").is_file():
-        return folder / "submission.py"
-    files = [p for p in folder.iterdir() if p.is_file() and p.suffix == ".py"]
+    for named in ("submission.py", "submission.ipynb"):
+        if (folder / named).is_file():
+            return folder / named
+    files = [p for p in folder.iterdir() if p.is_file() and p.suffix in SUFFIXES]
     return files[0] if len(files) == 1 else None
 
 

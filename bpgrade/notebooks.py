@@ -1,0 +1,211 @@
+"""Jupyter notebooks as submissions: which code of which cell runs.
+
+A notebook is read with the standard library's json, in cell order. By
+default only what the gradient functions need runs: each code cell's
+top-level imports, function and class definitions and constant assignments;
+the rest (training loops, plots, prints) is left out, and said so in the
+report. ``run_all`` runs every code cell instead. In both modes IPython
+magics (``%...``, ``%%...``) and shell escapes (``!...``) never run, a cell
+tagged ``skip-grading`` is left out, and display-only modules (matplotlib,
+tqdm, ...) are not imported: their names stand for an object on which
+anything does nothing.
+
+Each cell runs under the file name ``cell N`` (N counts every cell of the
+notebook from 1, markdown ones included) with its own line numbers, so that
+errors point at the student's cell and line.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import SubmissionError
+
+#: Modules that only show things; a notebook's imports of them are not run.
+DISPLAY_ONLY = ("matplotlib", "seaborn", "tqdm", "IPython", "ipywidgets", "plotly")
+SKIP_TAG = "skip-grading"
+#: The name that a display-only import binds to (the worker defines it).
+DISPLAY_STUB = "__bpgrade_display__"
+_HELP = re.compile(r"^\s*[\w.]+\s*\?\??\s*$")
+_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class Program:
+    """What runs of a notebook: ``cells``, ``(cell number, code)`` in order, each
+    with the cell's own line numbering; ``notes`` say what was left out."""
+
+    cells: tuple[tuple[int, str], ...]
+    notes: tuple[str, ...]
+
+    def source(self) -> str:
+        """The code of every cell run, one after the other (for static checks)."""
+        return "\n".join(code for _, code in self.cells)
+
+    def to_json(self) -> str:
+        """The form the worker reads: ``{"cells": [[number, code], ...]}``."""
+        return json.dumps({"cells": [list(cell) for cell in self.cells]})
+
+
+def read_notebook(path: str | Path, *, run_all: bool = False) -> Program:
+    """The :class:`Program` of the notebook at ``path``.
+
+    Raises:
+      SubmissionError: the file cannot be read, is not JSON, is not nbformat 4,
+        or holds no code cell.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise SubmissionError(f"cannot read the notebook: {e}") from None
+    return parse_notebook(text, run_all=run_all)
+
+
+def parse_notebook(text: str, *, run_all: bool = False) -> Program:
+    """The :class:`Program` of a notebook's JSON text (see :func:`read_notebook`)."""
+    try:
+        notebook = json.loads(text)
+    except (ValueError, RecursionError) as e:
+        raise SubmissionError(f"the notebook is not valid JSON ({e}); save it again from Jupyter") from None
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+        raise SubmissionError("the file is not a Jupyter notebook (no list of cells)")
+    if notebook.get("nbformat") != 4:
+        raise SubmissionError(f"the notebook is nbformat {notebook.get('nbformat')!r}; bpgrade reads nbformat 4 "
+                              "(save it from a current Jupyter)")
+    cells, notes, code_cells = [], [], 0
+    for number, cell in enumerate(notebook["cells"], 1):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        code_cells += 1
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else source
+        if not isinstance(source, str):
+            raise SubmissionError(f"cell {number} of the notebook has no readable source")
+        metadata = cell.get("metadata")
+        tags = metadata.get("tags", []) if isinstance(metadata, dict) else []
+        if isinstance(tags, list) and SKIP_TAG in tags:
+            notes.append(f"cell {number}: tagged {SKIP_TAG}, left out")
+            continue
+        code, cell_notes = _cell_code(source, run_all)
+        notes += [f"cell {number}: {note}" for note in cell_notes]
+        if code.strip():
+            cells.append((number, code))
+    if not code_cells:
+        raise SubmissionError("the notebook has no code cells: write the gradient functions in code cells")
+    if any(": left out `" in note for note in notes):
+        notes.append("only imports, definitions and constants ran; --run-all runs every code cell")
+    return Program(tuple(cells), tuple(notes))
+
+
+def _cell_code(source: str, run_all: bool) -> tuple[str, list[str]]:
+    """The code of one cell that runs, with its line numbers kept, and notes on what does not."""
+    first = source.lstrip()
+    if first.startswith("%%"):
+        return "", [f"`{_short(first.splitlines()[0])}` is a cell magic: the cell is never run"]
+    notes = []
+    lines = source.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith(("%", "!")) or _HELP.match(line):
+            kind = "a shell escape" if stripped.startswith("!") else "IPython syntax"
+            notes.append(f"line {i + 1}, `{_short(stripped)}`, is {kind}: never run")
+            # `pass` keeps an enclosing block valid, and the line numbers.
+            lines[i] = line[:len(line) - len(line.lstrip())] + "pass" + ("\n" if line.endswith("\n") else "")
+    code = "".join(lines)
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return code, notes  # the worker compiles it and reports the error at its cell and line
+    edits: list[tuple[ast.stmt, str]] = []
+    left_out = []
+    for stmt in tree.body:
+        if run_all or _needed(stmt):
+            edits += [(node, _stub(node)) for node in ast.walk(stmt) if _display_only(node)]
+        else:
+            edits.append((stmt, "pass"))
+            left_out.append(stmt)
+    for node, _ in edits:
+        if node not in left_out:
+            notes.append(f"line {node.lineno}, `{_short(ast.get_source_segment(code, node) or '')}`, imports a "
+                         "display-only module: not imported")
+    if left_out:
+        shown = [f"`{_short((ast.get_source_segment(code, s) or '').splitlines()[0])}` (line {s.lineno})"
+                 for s in left_out[:3]]
+        more = f" and {len(left_out) - 3} more" if len(left_out) > 3 else ""
+        notes.append(f"left out {', '.join(shown)}{more}")
+    return _apply(code, edits), notes
+
+
+def _needed(stmt: ast.stmt) -> bool:
+    """Whether a top-level statement is one the gradient functions may need."""
+    if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+                         ast.Pass)):
+        return True
+    if isinstance(stmt, ast.Assign):
+        return all(_names(t) for t in stmt.targets) and _constant(stmt.value)
+    if isinstance(stmt, ast.AnnAssign):
+        return isinstance(stmt.target, ast.Name) and (stmt.value is None or _constant(stmt.value))
+    if isinstance(stmt, ast.Try):
+        body = stmt.body + stmt.orelse + stmt.finalbody + [s for h in stmt.handlers for s in h.body]
+        return all(map(_needed, body))
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)  # a docstring
+
+
+def _names(target: ast.expr) -> bool:
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return all(map(_names, target.elts))
+    return isinstance(target, ast.Name)
+
+
+_CONSTANT_NODES = (ast.Constant, ast.Tuple, ast.List, ast.Set, ast.Dict, ast.UnaryOp, ast.BinOp, ast.BoolOp,
+                   ast.Compare, ast.Name, ast.Attribute, ast.operator, ast.unaryop, ast.boolop, ast.cmpop,
+                   ast.expr_context)
+
+
+def _constant(value: ast.expr) -> bool:
+    """Literals and arithmetic on them and on names (``EPS = 1e-8``, ``act = np.tanh``),
+    or a lambda: nothing that calls, indexes or loops at the top level."""
+    return isinstance(value, ast.Lambda) or all(isinstance(n, _CONSTANT_NODES) for n in ast.walk(value))
+
+
+def _display_only(node: ast.AST) -> bool:
+    if isinstance(node, ast.Import):
+        return any(a.name.partition(".")[0] in DISPLAY_ONLY for a in node.names)
+    return (isinstance(node, ast.ImportFrom) and node.level == 0 and bool(node.module)
+            and node.module.partition(".")[0] in DISPLAY_ONLY)
+
+
+def _stub(node: ast.Import | ast.ImportFrom) -> str:
+    """What a display-only import becomes: its names bound to the do-nothing object.
+    (An import that mixes display-only and other modules binds them all to it.)"""
+    if isinstance(node, ast.Import):
+        names = [a.asname or a.name.partition(".")[0] for a in node.names]
+    else:
+        names = [a.asname or a.name for a in node.names if a.name != "*"]
+    return " = ".join([*names, DISPLAY_STUB]) if names else "pass"
+
+
+def _apply(code: str, edits: list[tuple[ast.stmt, str]]) -> str:
+    """``code`` with each node's text replaced, each keeping its line count."""
+    lines = code.splitlines(keepends=True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+
+    def offset(lineno: int, col: int) -> int:
+        # ast columns count UTF-8 bytes.
+        return starts[lineno - 1] + len(lines[lineno - 1].encode()[:col].decode(errors="ignore"))
+
+    for node, text in sorted(edits, key=lambda e: (e[0].lineno, e[0].col_offset), reverse=True):
+        begin, end = offset(node.lineno, node.col_offset), offset(node.end_lineno, node.end_col_offset)
+        code = code[:begin] + text + "\n" * code.count("\n", begin, end) + code[end:]
+    return code
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _SHOWN else text[:_SHOWN - 1] + "…"

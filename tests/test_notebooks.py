@@ -1,0 +1,206 @@
+"""Jupyter notebooks as submissions: what runs, what is said of the rest, errors at the
+student's cell and line, malformed notebooks, and every entry point."""
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+import bpgrade
+from bpgrade import gradescope
+from bpgrade.notebooks import parse_notebook
+
+from conftest import REFERENCE
+
+REF = REFERENCE.read_text()
+
+
+def code(source: str, tags: list[str] | None = None) -> dict:
+    cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+            "source": source.splitlines(keepends=True)}
+    if tags:
+        cell["metadata"]["tags"] = tags
+    return cell
+
+
+def markdown(source: str) -> dict:
+    return {"cell_type": "markdown", "metadata": {}, "source": source}
+
+
+def notebook(cells: list[dict]) -> str:
+    return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": {"name": "python3"}},
+                       "cells": cells}, indent=1)
+
+
+def course_notebook(gradients: str = REF) -> list[dict]:
+    """What a student hands in: markdown, a pip install, a magic, imports with plotting ones,
+    the gradient functions spread over cells, a training loop, a plot, a scratch cell."""
+    helpers, _, functions = gradients.partition("def grad_w1")
+    return [
+        markdown("# Homework 3: backpropagation\nDerive dMSE/dw1, ... by hand."),
+        code("!pip install numpy matplotlib tqdm\n%matplotlib inline"),
+        code("import numpy as np\nimport matplotlib.pyplot as plt\nfrom tqdm import tqdm\n"
+             "np.random.seed(0)\nLEARNING_RATE = 0.05"),
+        markdown("## Forward pass and helpers"),
+        code(helpers),
+        markdown("## The gradients"),
+        code("def grad_w1" + functions),
+        code("x = np.random.randn(16, 3)\ny = np.random.randn(16, 1)\n"
+             "params = {'w1': np.random.randn(3, 4), 'b1': np.zeros(4), 'w2': np.random.randn(4, 1),\n"
+             "          'b2': np.zeros(1)}"),
+        code("losses = []\nfor step in tqdm(range(30)):\n"
+             "    params['w1'] -= LEARNING_RATE * grad_w1(x, y, params)\n"
+             "    losses.append(float(np.mean(grad_w1(x, y, params) ** 2)))\nprint(losses[-1])"),
+        code("fig, ax = plt.subplots()\nax.plot(losses)\nax.set_title('training')\nplt.show()"),
+        code("%%time\ntrain_for_an_hour()"),
+        code("raise RuntimeError('my scratch cell')", tags=["skip-grading"]),
+    ]
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory):
+    path = tmp_path_factory.mktemp("nb") / "alice.ipynb"
+    path.write_text(notebook(course_notebook()))
+    return path
+
+
+@pytest.fixture(scope="module")
+def wrong(tmp_path_factory):
+    """The same notebook with dw2 twice what it should be."""
+    assert "return l1.T @ d_l2" in REF
+    path = tmp_path_factory.mktemp("nb") / "bob.ipynb"
+    path.write_text(notebook(course_notebook(REF.replace("return l1.T @ d_l2", "return 2 * l1.T @ d_l2"))))
+    return path
+
+
+@pytest.mark.parametrize("run_all", [False, True])
+def test_a_course_notebook_passes_and_says_what_it_left_out(mlp2, good, run_all):
+    report = bpgrade.check(mlp2, good, run_all=run_all)
+    assert report.status == "ok" and report.score == 5.0, report.to_text()
+    notes = "\n".join(report.notes)
+    assert "cell 2: line 1, `!pip install numpy matplotlib tqdm`, is a shell escape: never run" in notes
+    assert "cell 2: line 2, `%matplotlib inline`, is IPython syntax: never run" in notes
+    assert "cell 3: line 2, `import matplotlib.pyplot as plt`, imports a display-only module" in notes
+    assert "cell 11: `%%time` is a cell magic: the cell is never run" in notes
+    assert "cell 12: tagged skip-grading, left out" in notes
+    assert ("cell 9: left out `for step in tqdm(range(30)):` (line 2), `print(losses[-1])` (line 5)" in notes) \
+        == (not run_all)
+    # Only --run-all runs the training loop, which prints.
+    assert ("0." in report.output) == run_all
+
+
+def test_a_wrong_function_fails_that_target_only(mlp2, wrong):
+    report = bpgrade.check(mlp2, wrong)
+    assert [t.name for t in report.targets if not t.passed] == ["w2"]
+    assert report.targets[2].diagnosis.code == "scale"
+
+
+def test_errors_point_at_the_cell_and_line(mlp2, tmp_path):
+    cells = course_notebook()
+    rest = "".join(cells[6]["source"]).replace("def grad_w1", "def _unused_w1", 1)
+    cells[6] = code("def grad_w1(x, y, params):\n    h = 1\n    return h / 0\n\n" + rest)
+    path = tmp_path / "carol.ipynb"
+    path.write_text(notebook(cells))
+    w1 = bpgrade.check(mlp2, path).targets[0]
+    assert "ZeroDivisionError: division by zero (cell 7, line 3: `return h / 0`)" in w1.message
+    assert "raised ZeroDivisionError at cell 7, line 3: `return h / 0`" in w1.diagnosis.text
+
+    cells[4] = code("import numpy as np\n\ndef relu(u)\n    return u")
+    path.write_text(notebook(cells))
+    report = bpgrade.check(mlp2, path)
+    assert report.status == "error" and "SyntaxError" in report.message and "(cell 5, line 3" in report.message
+
+
+def test_a_missing_package_is_named_with_its_cell(mlp2, tmp_path):
+    cells = course_notebook()
+    cells[2] = code("import numpy as np\nimport sklearn_that_is_not_installed as skl")
+    path = tmp_path / "dave.ipynb"
+    path.write_text(notebook(cells))
+    report = bpgrade.check(mlp2, path)
+    assert report.status == "error" and report.score == 0
+    assert "No module named 'sklearn_that_is_not_installed'" in report.message
+    assert report.message.endswith("(cell 3, line 2: `import sklearn_that_is_not_installed as skl`)")
+
+
+def test_autodiff_in_a_cell_that_runs_is_forbidden(mlp2, tmp_path):
+    cells = course_notebook()
+    cells.insert(3, code("import jax"))
+    path = tmp_path / "eve.ipynb"
+    path.write_text(notebook(cells))
+    assert bpgrade.check(mlp2, path).status == "forbidden"
+
+
+@pytest.mark.parametrize("text, error", [
+    ("{not json", "the notebook is not valid JSON"),
+    (json.dumps({"nbformat": 3, "cells": []}), "nbformat 3; bpgrade reads nbformat 4"),
+    (json.dumps([1, 2]), "not a Jupyter notebook"),
+    (notebook([markdown("only words")]), "the notebook has no code cells"),
+])
+def test_a_malformed_notebook_gets_a_clear_error_and_no_credit(mlp2, tmp_path, text, error):
+    path = tmp_path / "broken.ipynb"
+    path.write_text(text)
+    report = bpgrade.check(mlp2, path)
+    assert (report.status, report.score) == ("error", 0.0)
+    assert error in report.message
+
+
+def test_what_runs_keeps_line_numbers_and_leaves_the_rest_out():
+    program = parse_notebook(notebook([
+        code("import numpy as np; print('hi')\nSIZES = (3, 4)\nact = np.tanh\nW = np.ones(3)\n"
+             "def f(x):\n    import matplotlib.pyplot as plt\n    return 'é' + x  # é\n"
+             "for i in range(3):\n    print(i)\n"
+             "try:\n    import scipy\nexcept ImportError:\n    scipy = None\n"),
+    ]))
+    [(number, kept)] = program.cells
+    assert number == 1
+    assert kept.splitlines() == [
+        "import numpy as np; pass", "SIZES = (3, 4)", "act = np.tanh", "pass",
+        "def f(x):", "    plt = __bpgrade_display__", "    return 'é' + x  # é",
+        "pass", "", "try:", "    import scipy", "except ImportError:", "    scipy = None"]
+    assert program.notes[-1] == "only imports, definitions and constants ran; --run-all runs every code cell"
+    everything = parse_notebook(notebook([code("for i in range(3):\n    print(i)\n%time f(1)")]), run_all=True)
+    assert everything.cells == ((1, "for i in range(3):\n    print(i)\npass"),)
+
+
+@pytest.fixture(scope="module")
+def batch(bpgrade_cmd, cli_env, tmp_path_factory, good, wrong):
+    folder = tmp_path_factory.mktemp("batch")
+    shutil.copy(good, folder / "alice.ipynb")
+    shutil.copy(wrong, folder / "bob.ipynb")
+    (folder / "broken.ipynb").write_text("{")
+    shutil.copy(REFERENCE, folder / "carol.py")
+    (folder / "dave").mkdir()
+    shutil.copy(good, folder / "dave" / "homework.ipynb")
+    proc = subprocess.run([*bpgrade_cmd, "grade", str(folder), "-e", "mlp2", "--db", str(folder / "g.sqlite"),
+                           "-q"], capture_output=True, text=True, env=cli_env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return {r["submission"]: r for r in map(json.loads, proc.stdout.splitlines())}
+
+
+def test_a_batch_grades_notebooks_beside_python_files(batch):
+    assert {k: (r["status"], r["score"]) for k, r in batch.items()} == {
+        "alice": ("ok", 5.0), "bob": ("ok", 4.0), "broken": ("error", 0.0), "carol": ("ok", 5.0),
+        "dave": ("ok", 5.0)}
+    assert "not valid JSON" in batch["broken"]["message"]
+    assert any("tagged skip-grading" in note for note in batch["alice"]["notes"])
+    assert batch["carol"]["notes"] == []
+
+
+def test_check_cli_takes_a_notebook_and_run_all(bpgrade_cmd, cli_env, good, wrong):
+    proc = subprocess.run([*bpgrade_cmd, "check", str(good), "-e", "mlp2"], capture_output=True, text=True,
+                          env=cli_env, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    assert "score 5/5\nnotebook:\n  cell 2: line 1" in proc.stdout
+    proc = subprocess.run([*bpgrade_cmd, "check", str(wrong), "-e", "mlp2", "--run-all", "--format", "json"],
+                          capture_output=True, text=True, env=cli_env, timeout=180)
+    assert proc.returncode == 1
+    record = json.loads(proc.stdout)
+    assert record["score"] == 4.0 and not any("left out `" in n for n in record["notes"])
+
+
+def test_gradescope_grades_an_uploaded_notebook(mlp2, tmp_path, wrong):
+    (tmp_path / "sub").mkdir()
+    shutil.copy(wrong, tmp_path / "sub" / "hw3.ipynb")
+    results = gradescope.autograde(mlp2, tmp_path / "sub")
+    assert results["score"] == 4.0 and "Notebook:\n- cell 2: line 1" in results["output"]
