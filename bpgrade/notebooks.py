@@ -18,6 +18,7 @@ errors point at the student's cell and line.
 from __future__ import annotations
 
 import ast
+import builtins
 import json
 import re
 from dataclasses import dataclass
@@ -77,6 +78,8 @@ def parse_notebook(text: str, *, run_all: bool = False) -> Program:
         raise SubmissionError(f"the notebook is nbformat {notebook.get('nbformat')!r}; bpgrade reads nbformat 4 "
                               "(save it from a current Jupyter)")
     cells, notes, code_cells = [], [], 0
+    # Names that exist when a cell runs: a kept constant may only use these.
+    defined = set(dir(builtins)) | {"display", "get_ipython", DISPLAY_STUB}
     for number, cell in enumerate(notebook["cells"], 1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
@@ -90,7 +93,7 @@ def parse_notebook(text: str, *, run_all: bool = False) -> Program:
         if isinstance(tags, list) and SKIP_TAG in tags:
             notes.append(f"cell {number}: tagged {SKIP_TAG}, left out")
             continue
-        code, cell_notes = _cell_code(source, run_all)
+        code, cell_notes = _cell_code(source, run_all, defined)
         notes += [f"cell {number}: {note}" for note in cell_notes]
         if code.strip():
             cells.append((number, code))
@@ -101,30 +104,38 @@ def parse_notebook(text: str, *, run_all: bool = False) -> Program:
     return Program(tuple(cells), tuple(notes))
 
 
-def _cell_code(source: str, run_all: bool) -> tuple[str, list[str]]:
-    """The code of one cell that runs, with its line numbers kept, and notes on what does not."""
+def _cell_code(source: str, run_all: bool, defined: set[str]) -> tuple[str, list[str]]:
+    """The code of one cell that runs, with its line numbers kept, and notes on what does not.
+    ``defined`` (the names that earlier cells define) gains the names this cell defines."""
     first = source.lstrip()
     if first.startswith("%%"):
         return "", [f"`{_short(first.splitlines()[0])}` is a cell magic: the cell is never run"]
     notes = []
-    lines = source.splitlines(keepends=True)
-    for i, line in enumerate(lines):
-        stripped = line.strip()
-        if stripped.startswith(("%", "!")) or _HELP.match(line):
-            kind = "a shell escape" if stripped.startswith("!") else "IPython syntax"
-            notes.append(f"line {i + 1}, `{_short(stripped)}`, is {kind}: never run")
-            # `pass` keeps an enclosing block valid, and the line numbers.
-            lines[i] = line[:len(line) - len(line.lstrip())] + "pass" + ("\n" if line.endswith("\n") else "")
-    code = "".join(lines)
+    code = source
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return code, notes  # the worker compiles it and reports the error at its cell and line
+        # Only a cell that is not Python holds magics: in one that is, a line that starts
+        # with % continues an expression (`"%d" \n % x`) or lies in a string.
+        lines = source.splitlines(keepends=True)
+        for i, line in enumerate(lines):
+            stripped = line.strip()
+            if stripped.startswith(("%", "!")) or _HELP.match(line):
+                kind = "a shell escape" if stripped.startswith("!") else "IPython syntax"
+                notes.append(f"line {i + 1}, `{_short(stripped)}`, is {kind}: never run")
+                # `pass` keeps an enclosing block valid, and the line numbers.
+                lines[i] = line[:len(line) - len(line.lstrip())] + "pass" + ("\n" if line.endswith("\n") else "")
+        code = "".join(lines)
+        try:
+            tree = ast.parse(code)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return code, notes  # the worker compiles it and reports the error at its cell and line
     edits: list[tuple[ast.stmt, str]] = []
     left_out = []
     for stmt in tree.body:
-        if run_all or _needed(stmt):
+        if run_all or _needed(stmt, defined):
             edits += [(node, _stub(node)) for node in ast.walk(stmt) if _display_only(node)]
+            defined |= _bound(stmt)
         else:
             edits.append((stmt, "pass"))
             left_out.append(stmt)
@@ -140,18 +151,19 @@ def _cell_code(source: str, run_all: bool) -> tuple[str, list[str]]:
     return _apply(code, edits), notes
 
 
-def _needed(stmt: ast.stmt) -> bool:
-    """Whether a top-level statement is one the gradient functions may need."""
+def _needed(stmt: ast.stmt, defined: set[str]) -> bool:
+    """Whether a top-level statement is one the gradient functions may need: an
+    import, a definition, or a constant made of names that are ``defined``."""
     if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
                          ast.Pass)):
         return True
     if isinstance(stmt, ast.Assign):
-        return all(_names(t) for t in stmt.targets) and _constant(stmt.value)
+        return all(_names(t) for t in stmt.targets) and _constant(stmt.value, defined)
     if isinstance(stmt, ast.AnnAssign):
-        return isinstance(stmt.target, ast.Name) and (stmt.value is None or _constant(stmt.value))
+        return isinstance(stmt.target, ast.Name) and (stmt.value is None or _constant(stmt.value, defined))
     if isinstance(stmt, ast.Try):
         body = stmt.body + stmt.orelse + stmt.finalbody + [s for h in stmt.handlers for s in h.body]
-        return all(map(_needed, body))
+        return all(_needed(s, defined) for s in body)
     return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)  # a docstring
 
 
@@ -166,10 +178,26 @@ _CONSTANT_NODES = (ast.Constant, ast.Tuple, ast.List, ast.Set, ast.Dict, ast.Una
                    ast.expr_context)
 
 
-def _constant(value: ast.expr) -> bool:
-    """Literals and arithmetic on them and on names (``EPS = 1e-8``, ``act = np.tanh``),
-    or a lambda: nothing that calls, indexes or loops at the top level."""
-    return isinstance(value, ast.Lambda) or all(isinstance(n, _CONSTANT_NODES) for n in ast.walk(value))
+def _constant(value: ast.expr, defined: set[str]) -> bool:
+    """Literals and arithmetic on them and on ``defined`` names (``EPS = 1e-8``,
+    ``act = np.tanh``), or a lambda: nothing that calls, indexes or loops."""
+    if isinstance(value, ast.Lambda):
+        return True
+    nodes = list(ast.walk(value))
+    return (all(isinstance(n, _CONSTANT_NODES) for n in nodes)
+            and all(n.id in defined for n in nodes if isinstance(n, ast.Name)))
+
+
+def _bound(stmt: ast.stmt) -> set[str]:
+    """The names a top-level statement binds (a ``try``: in any of its branches)."""
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {stmt.name}
+    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+        return {a.asname or a.name.partition(".")[0] for a in stmt.names}
+    if isinstance(stmt, ast.Try):
+        body = stmt.body + stmt.orelse + stmt.finalbody + [s for h in stmt.handlers for s in h.body]
+        return set().union(*map(_bound, body))
+    return {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
 
 
 def _display_only(node: ast.AST) -> bool:

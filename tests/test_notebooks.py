@@ -204,3 +204,14 @@ def test_gradescope_grades_an_uploaded_notebook(mlp2, tmp_path, wrong):
     shutil.copy(wrong, tmp_path / "sub" / "hw3.ipynb")
     results = gradescope.autograde(mlp2, tmp_path / "sub")
     assert results["score"] == 4.0 and "Notebook:\n- cell 2: line 1" in results["output"]
+
+
+def test_a_constant_runs_only_if_its_names_do_and_percent_lines_stay_python():
+    program = parse_notebook(notebook([
+        code("import numpy as np\nx = np.ones(3)\nD = x.shape\nTWO_PI = np.pi * 2\nfmt = ('%d'\n       % 3)"),
+        code("H = TWO_PI + 1\nZ = not_defined_anywhere"),
+    ]))
+    assert program.cells == ((1, "import numpy as np\npass\npass\nTWO_PI = np.pi * 2\nfmt = ('%d'\n       % 3)"),
+                             (2, "H = TWO_PI + 1\npass"))
+    assert program.notes[:2] == ("cell 1: left out `x = np.ones(3)` (line 2), `D = x.shape` (line 3)",
+                                 "cell 2: left out `Z = not_defined_anywhere` (line 2)")
