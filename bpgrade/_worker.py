@@ -154,7 +154,8 @@ def describe_exception(exc: BaseException, filenames: Collection[str | None]) ->
 
 
 def _where(filename: str, lineno: int, line: str | None) -> str:
-    at = f"{filename}, line {lineno}" if filename.startswith("cell ") else f"line {lineno}"
+    # A notebook's cells run as "cell 7"; a .py file's name ends with .py.
+    at = f"{filename}, line {lineno}" if filename[5:].isdigit() and filename.startswith("cell ") else f"line {lineno}"
     line = (line or "").strip()
     return f" ({at}: `{line}`)" if line else f" ({at})"
 

@@ -35,9 +35,10 @@ def results(report: Report, *, visibility: str = "visible", stdout_visibility: s
     """Gradescope's results.json for a graded submission: a test per target.
 
     ``score`` is the sum of the tests' scores and the ``max_score``s add up to
-    the pack's points. The outputs say what the text report says, without the
-    seed (staff may grade with a secret one) and without what the submission
-    printed (which could show the hidden cases' inputs).
+    the pack's points. Each test's output is the target's message and
+    diagnosis, as in the text report (a failing public case is shown with its
+    seed: cases meant to stay secret belong in the pack's hidden set). What the
+    submission printed is left out: it could show the hidden cases' inputs.
     """
     tests = [{"name": t.name, "number": str(i), "score": t.score, "max_score": t.max_score,
               "status": "passed" if t.passed else "failed",

@@ -195,6 +195,14 @@ def test_bundle_holds_setup_run_autograder_the_pack_and_bpgrade(bundle):
         assert subprocess.run(["bash", "-n"], input=text, text=True).returncode == 0
 
 
+def test_bundle_passes_run_all_to_every_run(tmp_path):
+    gradescope.bundle("mlp2", tmp_path / "a.zip", run_all=True)
+    with zipfile.ZipFile(tmp_path / "a.zip") as z:
+        run = z.read("run_autograder").decode()
+    assert run.rstrip().endswith("--run-all") and "--seed" not in run
+    assert subprocess.run(["bash", "-n"], input=run, text=True).returncode == 0
+
+
 @pytest.fixture(scope="module")
 def autograder(bundle, tmp_path_factory):
     """/autograder as Gradescope lays it out, with bpgrade installed from the zip's bpgrade-src
