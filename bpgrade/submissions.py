@@ -3,8 +3,8 @@
 Rules (SPEC.md): a file given directly is one submission; inside a given
 folder, every ``*.py`` and ``*.ipynb`` directly in it is one submission whose
 id is the file name without its suffix, and a sub-folder holding one ``.py``
-or ``.ipynb`` file (or a ``submission.py`` or ``submission.ipynb``) is one
-submission named after the sub-folder.
+file, or else one ``.ipynb`` (or a ``submission.py`` or ``submission.ipynb``),
+is one submission named after the sub-folder.
 """
 
 from __future__ import annotations
@@ -70,8 +70,12 @@ def _folder_submission(folder: Path) -> Path | None:
     for named in ("submission.py", "submission.ipynb"):
         if (folder / named).is_file():
             return folder / named
-    files = [p for p in folder.iterdir() if p.is_file() and p.suffix in SUFFIXES]
-    return files[0] if len(files) == 1 else None
+    # One .py file is the submission whatever notebooks lie beside it; else one notebook.
+    for suffix in SUFFIXES:
+        files = [p for p in folder.iterdir() if p.is_file() and p.suffix == suffix]
+        if files:
+            return files[0] if len(files) == 1 else None
+    return None
 
 
 def parse_shard(text: str) -> tuple[int, int]:

@@ -172,6 +172,10 @@ def batch(bpgrade_cmd, cli_env, tmp_path_factory, good, wrong):
     shutil.copy(REFERENCE, folder / "carol.py")
     (folder / "dave").mkdir()
     shutil.copy(good, folder / "dave" / "homework.ipynb")
+    # A sub-folder's one .py file is its submission, whatever notebook lies beside it.
+    (folder / "erin").mkdir()
+    shutil.copy(REFERENCE, folder / "erin" / "solution.py")
+    (folder / "erin" / "scratch.ipynb").write_text("{")
     proc = subprocess.run([*bpgrade_cmd, "grade", str(folder), "-e", "mlp2", "--db", str(folder / "g.sqlite"),
                            "-q"], capture_output=True, text=True, env=cli_env, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -181,7 +185,7 @@ def batch(bpgrade_cmd, cli_env, tmp_path_factory, good, wrong):
 def test_a_batch_grades_notebooks_beside_python_files(batch):
     assert {k: (r["status"], r["score"]) for k, r in batch.items()} == {
         "alice": ("ok", 5.0), "bob": ("ok", 4.0), "broken": ("error", 0.0), "carol": ("ok", 5.0),
-        "dave": ("ok", 5.0)}
+        "dave": ("ok", 5.0), "erin": ("ok", 5.0)}
     assert "not valid JSON" in batch["broken"]["message"]
     assert any("tagged skip-grading" in note for note in batch["alice"]["notes"])
     assert batch["carol"]["notes"] == []
