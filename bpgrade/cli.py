@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade = commands.add_parser(
         "grade", help="grade a batch of submissions into a gradebook",
         description="Grade every submission found in PATH... (files; in folders, every *.py and *.ipynb, and "
-                    "every sub-folder holding one .py or .ipynb, or a submission.py) into a SQLite gradebook, each "
+                    "every sub-folder holding one .py, or else one .ipynb, or a submission.py) into a SQLite gradebook, each "
                     "in its own sandboxed worker, then export the results. Rerunning resumes: submissions already "
                     "graded with the same content, exercise and seed are skipped. Exit code 0 when every submission got a result; 2: a usage "
                     "error or bad input.")
