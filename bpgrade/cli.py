@@ -85,10 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     grade = commands.add_parser(
         "grade", help="grade a batch of submissions into a gradebook",
         description="Grade every submission found in PATH... (files; in folders, every *.py and *.ipynb, and "
-                    "every sub-folder holding one .py, or else one .ipynb, or a submission.py) into a SQLite gradebook, each "
-                    "in its own sandboxed worker, then export the results. Rerunning resumes: submissions already "
-                    "graded with the same content, exercise and seed are skipped. Exit code 0 when every submission got a result; 2: a usage "
-                    "error or bad input.")
+                    "every sub-folder holding one .py, or else one .ipynb, or a submission.py) into a SQLite "
+                    "gradebook, each in its own sandboxed worker, then export the results. Rerunning resumes: "
+                    "submissions already graded with the same content, exercise and seed are skipped. Exit code 0 "
+                    "when every submission got a result; 2: a usage error or bad input.")
     grade.add_argument("paths", nargs="+", metavar="PATH", help="submission files and folders")
     grade.add_argument("-e", "--exercise", required=True, metavar="EXERCISE",
                        help="a shipped exercise (see 'bpgrade list') or the path of a pack folder")
