@@ -8,7 +8,8 @@ report. ``run_all`` runs every code cell instead. In both modes IPython
 magics (``%...``, ``%%...``) and shell escapes (``!...``) never run, a cell
 tagged ``skip-grading`` is left out, and display-only modules (matplotlib,
 tqdm, ...) are not imported: their names stand for an object on which
-anything does nothing.
+anything does nothing. A cell that is not Python is left out, or with
+``run_all`` stops the run there, as in Jupyter.
 
 Each cell runs under the file name ``cell N`` (N counts every cell of the
 notebook from 1, markdown ones included) with its own line numbers, so that
@@ -85,7 +86,8 @@ def parse_notebook(text: str, *, run_all: bool = False) -> Program:
             continue
         code_cells += 1
         source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else source
+        if isinstance(source, list) and all(isinstance(line, str) for line in source):
+            source = "".join(source)
         if not isinstance(source, str):
             raise SubmissionError(f"cell {number} of the notebook has no readable source")
         metadata = cell.get("metadata")
@@ -128,8 +130,13 @@ def _cell_code(source: str, run_all: bool, defined: set[str]) -> tuple[str, list
         code = "".join(lines)
         try:
             tree = ast.parse(code)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return code, notes  # the worker compiles it and reports the error at its cell and line
+        except SyntaxError as e:
+            if run_all:
+                return code, notes  # the worker's compile stops there, at this cell and line, as Jupyter would
+            where = f"line {e.lineno}: `{_short(e.text or '')}`" if e.lineno else "?"
+            return "", notes + [f"is not Python ({e.msg}, {where}): left out"]
+        except (ValueError, RecursionError, MemoryError) as e:
+            return "", notes + [f"cannot be read as Python ({type(e).__name__}): left out"]
     edits: list[tuple[ast.stmt, str]] = []
     left_out = []
     for stmt in tree.body:

@@ -106,10 +106,18 @@ def test_errors_point_at_the_cell_and_line(mlp2, tmp_path):
     assert "ZeroDivisionError: division by zero (cell 7, line 3: `return h / 0`)" in w1.message
     assert "raised ZeroDivisionError at cell 7, line 3: `return h / 0`" in w1.diagnosis.text
 
-    cells[4] = code("import numpy as np\n\ndef relu(u)\n    return u")
+
+
+def test_a_cell_that_is_not_python_is_left_out_or_stops_run_all(mlp2, tmp_path):
+    cells = course_notebook()
+    cells[9] = code("plt.plot(losses\nplt.show()")  # a broken plotting cell
+    path = tmp_path / "frank.ipynb"
     path.write_text(notebook(cells))
     report = bpgrade.check(mlp2, path)
-    assert report.status == "error" and "SyntaxError" in report.message and "(cell 5, line 3" in report.message
+    assert report.score == 5.0
+    assert any(n.startswith("cell 10: is not Python (") and n.endswith("left out") for n in report.notes)
+    stopped = bpgrade.check(mlp2, path, run_all=True)
+    assert stopped.status == "error" and "SyntaxError" in stopped.message and "(cell 10, line 1" in stopped.message
 
 
 def test_a_missing_package_is_named_with_its_cell(mlp2, tmp_path):
