@@ -156,9 +156,11 @@ fi
 "$PYTHON" -m venv venv
 venv/bin/pip install --quiet --upgrade pip
 venv/bin/pip install --quiet ./bpgrade-src
-# The image is built only if the pack grades its own reference solution as declared.
+# The image is built only if the pack grades its own reference solution as declared; the
+# self-test also leaves the truth's compiled programs for the graded cases in the image.
+export BPGRADE_CACHE_DIR="$PWD/xla-cache"
 if [ -d pack/selftest ]; then
-    venv/bin/bpgrade selftest -e pack --seeds public
+    venv/bin/bpgrade selftest -e pack --seeds {seeds}
 fi
 """
 
@@ -168,6 +170,7 @@ _RUN = """\
 # submission; bpgrade writes results/results.json, a valid one even when the
 # submission crashes.
 ROOT="$(cd "$(dirname "$0")" && pwd)"
+export BPGRADE_CACHE_DIR="$ROOT/source/xla-cache"
 exec "$ROOT/source/venv/bin/bpgrade" gradescope -e "$ROOT/source/pack" \\
     --submission-dir "$ROOT/submission" --results "$ROOT/results/results.json"{options}
 """
@@ -223,7 +226,7 @@ def bundle(exercise: str | Path | Pack, out: str | Path, *, seed: int | None = N
                 z.writestr(info, data)
                 names.append(name)
 
-            add("setup.sh", _SETUP.encode(), executable=True)
+            add("setup.sh", _SETUP.format(seeds="public" if seed is None else seed).encode(), executable=True)
             add("run_autograder", _RUN.format(options=options).encode(), executable=True)
             for path, rel in _files(pack.root):
                 add(f"pack/{rel}", path.read_bytes())

@@ -181,12 +181,16 @@ def test_bundle_holds_setup_run_autograder_the_pack_and_bpgrade(bundle):
         for script in ("setup.sh", "run_autograder"):
             assert stat.S_IMODE(infos[script].external_attr >> 16) == 0o755
         run = z.read("run_autograder").decode()
+        setup = z.read("setup.sh").decode()
         pyproject = z.read("bpgrade-src/pyproject.toml").decode()
     assert names[:2] == ["setup.sh", "run_autograder"]
     assert {"pack/exercise.yaml", "pack/selftest/reference.py", "bpgrade-src/bpgrade/cli.py",
             "bpgrade-src/bpgrade/exercises/mlp2/exercise.yaml"} <= set(names)
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
     assert "--seed 77" in run and "--timeout 4" in run and "gradescope -e" in run
+    # setup.sh's self-test compiles the truth of the cases that run_autograder grades, into the image.
+    assert "selftest -e pack --seeds 77" in setup
+    assert 'BPGRADE_CACHE_DIR="$PWD/xla-cache"' in setup and 'BPGRADE_CACHE_DIR="$ROOT/source/xla-cache"' in run
     import jax
     assert f'"jax=={jax.__version__}"' in pyproject
     for script in ("setup.sh", "run_autograder"):
