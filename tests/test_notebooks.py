@@ -227,3 +227,13 @@ def test_a_constant_runs_only_if_its_names_do_and_percent_lines_stay_python():
                              (2, "H = TWO_PI + 1\npass"))
     assert program.notes[:2] == ("cell 1: left out `x = np.ones(3)` (line 2), `D = x.shape` (line 3)",
                                  "cell 2: left out `Z = not_defined_anywhere` (line 2)")
+
+
+def test_an_endless_training_cell_costs_nothing_by_default_and_times_out_with_run_all(mlp2, tmp_path):
+    cells = course_notebook()
+    cells[8] = code("while True:\n    pass")
+    path = tmp_path / "grace.ipynb"
+    path.write_text(notebook(cells))
+    assert bpgrade.check(mlp2, path, timeout=3).score == 5.0
+    endless = bpgrade.check(mlp2, path, timeout=3, run_all=True)
+    assert (endless.status, endless.score) == ("timeout", 0.0)
