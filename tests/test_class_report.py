@@ -96,6 +96,19 @@ def test_an_empty_or_all_right_class():
     ET.fromstring(class_report([right, wrong]).split("\n", 1)[1])  # two sections, ten bins for 50 points
 
 
+def test_report_of_one_exercise_or_seed(bpgrade_cmd, cli_env, page, tmp_path):
+    db = page.parent / "gradebook.sqlite"
+
+    def report(*args):
+        return subprocess.run([*bpgrade_cmd, "report", "--db", str(db), "-o", str(tmp_path / "r.html"), *args],
+                              capture_output=True, text=True, env=cli_env, timeout=60)
+
+    assert report("-e", "mlp2", "--seed", "0").returncode == 0
+    assert "mlp2, seed 0" in (tmp_path / "r.html").read_text()
+    other = report("-e", "mlp2", "--seed", "5")
+    assert other.returncode == 2 and "holds no results for that exercise and seed" in other.stderr
+
+
 def test_report_without_a_gradebook_is_a_usage_error(bpgrade_cmd, cli_env, tmp_path):
     proc = subprocess.run([*bpgrade_cmd, "report", "--db", str(tmp_path / "none.sqlite"), "-o",
                            str(tmp_path / "r.html")], capture_output=True, text=True, env=cli_env, timeout=60)

@@ -237,3 +237,15 @@ def test_an_endless_training_cell_costs_nothing_by_default_and_times_out_with_ru
     assert bpgrade.check(mlp2, path, timeout=3).score == 5.0
     endless = bpgrade.check(mlp2, path, timeout=3, run_all=True)
     assert (endless.status, endless.score) == ("timeout", 0.0)
+
+
+def test_shell_escapes_and_ipython_calls_never_reach_a_shell(mlp2, tmp_path):
+    marker = tmp_path / "escaped"
+    cells = course_notebook()
+    cells[1] = code(f"!touch {marker}\n%system touch {marker}")
+    cells.append(code(f"get_ipython().system('touch {marker}')\nget_ipython().run_line_magic('sx', 'touch {marker}')"))
+    path = tmp_path / "heidi.ipynb"
+    path.write_text(notebook(cells))
+    for run_all in (False, True):
+        assert bpgrade.check(mlp2, path, run_all=run_all).score == 5.0
+    assert not marker.exists()
