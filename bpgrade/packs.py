@@ -148,7 +148,8 @@ def load_pack(name_or_path: str | Path) -> Pack:
     file = path / PACK_FILE
     for required in ("template.py", "README.md"):
         if not (path / required).is_file():
-            raise PackError(str(path / required), "", "this file: a pack holds exercise.yaml, template.py and README.md")
+            raise PackError(str(path / required), "",
+                            "this file: a pack holds exercise.yaml, template.py and README.md")
     try:
         raw = file.read_bytes()
         data = yaml.safe_load(raw.decode("utf-8"))

@@ -76,7 +76,8 @@ def test_pytree_targets_are_reported_leaf_by_leaf_with_their_paths(deep):
     by_name = {t.name: t for t in report.targets}
     # Depth varies: the fourth layer exists only in the cases with L = 4.
     deep_cases = sum(c.dims["L"] == 4 for c in bpgrade.generate_cases(pack))
-    assert by_name["layers[3].w"].cases == deep_cases < by_name["layers[0].w"].cases == len(bpgrade.generate_cases(pack))
+    all_cases = len(bpgrade.generate_cases(pack))
+    assert by_name["layers[3].w"].cases == deep_cases < by_name["layers[0].w"].cases == all_cases
 
 
 def test_a_missing_leaf_fails_that_leaf_only(deep):
