@@ -148,7 +148,7 @@ for candidate in python3.13 python3.12 python3.11 python3; do
     fi
 done
 if [ -z "$PYTHON" ]; then
-    # jax needs Python 3.11 or newer; Gradescope's Ubuntu 22.04 image has 3.10.
+    # jax needs Python 3.11 or newer; Gradescope's Ubuntu 22.04 image has 3.10, its 24.04 one 3.12.
     apt-get update
     apt-get install -y python3.11 python3.11-venv
     PYTHON=python3.11
