@@ -160,6 +160,12 @@ def _where(filename: str, lineno: int, line: str | None) -> str:
     return f" ({at}: `{line}`)" if line else f" ({at})"
 
 
+#: The name a notebook's display-only imports are bound to (bpgrade.notebooks writes it).
+DISPLAY_STUB = "__bpgrade_display__"
+#: What a notebook's cells find defined without an import, as in Jupyter: each a DisplayOnly.
+NOTEBOOK_NAMES = ("display", "get_ipython", DISPLAY_STUB)
+
+
 class DisplayOnly:
     """What a display-only module (matplotlib, tqdm, ...) of a notebook is: anything
     done with it does nothing. Called on one iterable (``tqdm(range(9))``) it
@@ -602,9 +608,7 @@ def run_submission(source: str, filename: str, functions: Mapping[str, str], for
     sys.modules["submission"] = module
     if filename.endswith(".ipynb"):
         chunks = [(f"cell {number}", code) for number, code in json.loads(source)["cells"]]
-        # What Jupyter gives a notebook without an import: display() and get_ipython().
-        module.__dict__.update({"__bpgrade_display__": DisplayOnly(), "display": DisplayOnly(),
-                                "get_ipython": DisplayOnly()})
+        module.__dict__.update({name: DisplayOnly() for name in NOTEBOOK_NAMES})
     else:
         chunks = [(filename, source)]
     for name, code in chunks:

@@ -14,7 +14,7 @@ from collections import Counter
 from itertools import groupby
 from typing import Sequence
 
-from .reports import Report, points_text
+from .reports import Report, points_text, target_names
 
 #: How many submissions the slowest and the diagnoses lists show.
 TOP = 10
@@ -124,16 +124,9 @@ def _hbars(rows: list[tuple[str, float, str]], scale: float, label: str, colour:
     return _svg(label_w + bar_w + 170, len(rows) * row_h + 8, content, label)
 
 
-def _target_names(reports: list[Report]) -> list[str]:
-    names: list[str] = []
-    for r in reports:
-        names += [t.name for t in r.targets if t.name not in names]
-    return names
-
-
 def _pass_rates(reports: list[Report]) -> str:
     rows = []
-    for name in _target_names(reports):
+    for name in target_names(reports):
         results = [t for r in reports for t in r.targets if t.name == name]
         passed = sum(t.passed for t in results)
         rows.append((name, passed / len(results), f"{100 * passed / len(results):.0f}% ({passed}/{len(results)})"))
@@ -143,7 +136,7 @@ def _pass_rates(reports: list[Report]) -> str:
 def _diagnoses(reports: list[Report]) -> str:
     """A stacked bar per target (a colour per diagnosis code) over the number of
     submissions, and a table of each target's most common codes."""
-    names = _target_names(reports)
+    names = target_names(reports)
     by_target = {name: Counter(t.diagnosis.code if t.diagnosis else "unexplained"
                                for r in reports for t in r.targets if t.name == name and not t.passed)
                  for name in names}

@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 from typing import Sequence
 
 from . import gradescope
-from .reports import Report, markdown_text
+from .reports import Report, markdown_text, target_names
 
 FORMATS = ("jsonl", "csv", "junit", "markdown", "gradescope")
 
@@ -35,9 +35,7 @@ def to_jsonl(reports: Sequence[Report]) -> str:
 def to_csv(reports: Sequence[Report]) -> str:
     """One row per submission: its id, exercise, status, a column per target's
     score, the total and the maximum."""
-    names: list[str] = []
-    for r in reports:
-        names += [t.name for t in r.targets if t.name not in names]
+    names = target_names(reports)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["submission", "exercise", "status", *names, "score", "max_score"])
@@ -79,7 +77,7 @@ def to_junit(reports: Sequence[Report]) -> str:
                 continue
             kind = (t.diagnosis.code if t.diagnosis else "wrong") if ran else r.status
             element = ET.SubElement(case, "failure" if ran else "error", message=clean(t.message), type=kind)
-            element.text = clean(t.message + (f"\n\n{t.details}" if t.details else ""))
+            element.text = clean(t.feedback)
     suites.set("tests", str(total))
     suites.set("failures", str(failures))
     suites.set("errors", str(errors))
@@ -90,9 +88,7 @@ def to_markdown(reports: Sequence[Report]) -> str:
     """GitHub-flavoured Markdown: a table of the submissions with a ✅ or ❌ per
     target and the total (one submission's full report is
     :meth:`Report.to_markdown`)."""
-    names: list[str] = []
-    for r in reports:
-        names += [t.name for t in r.targets if t.name not in names]
+    names = target_names(reports)
     lines = [f"### bpgrade: {len(reports)} submissions", "",
              "| submission | status | " + " | ".join(map(markdown_text, names)) + " | score |",
              "|---|---|" + "---|" * len(names) + "---|"]

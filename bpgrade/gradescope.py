@@ -40,10 +40,7 @@ def results(report: Report, *, visibility: str = "visible", stdout_visibility: s
     seed: cases meant to stay secret belong in the pack's hidden set). What the
     submission printed is left out: it could show the hidden cases' inputs.
     """
-    tests = [{"name": t.name, "number": str(i), "score": t.score, "max_score": t.max_score,
-              "status": "passed" if t.passed else "failed",
-              "output": t.message + (f"\n\n{t.details}" if t.details else ""), "visibility": "visible"}
-             for i, t in enumerate(report.targets, 1)]
+    tests = [_test(i, t.name, t.score, t.max_score, t.passed, t.feedback) for i, t in enumerate(report.targets, 1)]
     hidden = f", {report.hidden_cases} of them hidden (only their counts are shown)" if report.hidden_cases else ""
     output = f"bpgrade {report.exercise}: {report.cases} cases{hidden}, graded on {report.device}."
     if report.status != "ok":
@@ -57,10 +54,13 @@ def crash_results(pack: Pack | None, message: str, seconds: float, *, visibility
                   stdout_visibility: str = "hidden") -> dict[str, Any]:
     """A valid results.json with no points when nothing could be graded:
     every target of ``pack`` (none when the pack itself failed) fails with ``message``."""
-    tests = [{"name": t.name, "number": str(i), "score": 0.0, "max_score": t.points, "status": "failed",
-              "output": message, "visibility": "visible"}
-             for i, t in enumerate(pack.targets if pack else (), 1)]
+    tests = [_test(i, t.name, 0.0, t.points, False, message) for i, t in enumerate(pack.targets if pack else (), 1)]
     return _results(0.0, seconds, message, tests, visibility, stdout_visibility)
+
+
+def _test(number: int, name: str, score: float, max_score: float, passed: bool, output: str) -> dict[str, Any]:
+    return {"name": name, "number": str(number), "score": score, "max_score": max_score,
+            "status": "passed" if passed else "failed", "output": output, "visibility": "visible"}
 
 
 def _results(score: float, seconds: float, output: str, tests: list[dict], visibility: str,

@@ -25,13 +25,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._worker import DISPLAY_STUB, NOTEBOOK_NAMES
 from .errors import SubmissionError
 
 #: Modules that only show things; a notebook's imports of them are not run.
 DISPLAY_ONLY = ("matplotlib", "seaborn", "tqdm", "IPython", "ipywidgets", "plotly")
 SKIP_TAG = "skip-grading"
-#: The name that a display-only import binds to (the worker defines it).
-DISPLAY_STUB = "__bpgrade_display__"
 _HELP = re.compile(r"^\s*[\w.]+\s*\?\??\s*$")
 _SHOWN = 50
 
@@ -80,7 +79,7 @@ def parse_notebook(text: str, *, run_all: bool = False) -> Program:
                               "(save it from a current Jupyter)")
     cells, notes, code_cells = [], [], 0
     # Names that exist when a cell runs: a kept constant may only use these.
-    defined = set(dir(builtins)) | {"display", "get_ipython", DISPLAY_STUB}
+    defined = set(dir(builtins)) | set(NOTEBOOK_NAMES)
     for number, cell in enumerate(notebook["cells"], 1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue

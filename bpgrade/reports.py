@@ -13,7 +13,7 @@ import re
 import shutil
 import textwrap
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 #: The diagnosis vocabulary: each code and what it means (README.md, "Diagnoses").
 DIAGNOSIS_CODES = {
@@ -90,6 +90,11 @@ class TargetResult:
     def points(self) -> str:
         """``"score/max_score"``, as the tables show it (``"0/1"``)."""
         return f"{points_text(self.score)}/{points_text(self.max_score)}"
+
+    @property
+    def feedback(self) -> str:
+        """The message, and the diagnosis after a blank line when it says more."""
+        return self.message + (f"\n\n{self.details}" if self.details else "")
 
     @property
     def details(self) -> str:
@@ -244,6 +249,14 @@ class Report:
 
     def __str__(self) -> str:
         return self.to_text()
+
+
+def target_names(reports: Sequence[Report]) -> list[str]:
+    """Every target name of ``reports``, each once, in the order they first appear."""
+    names: list[str] = []
+    for r in reports:
+        names += [t.name for t in r.targets if t.name not in names]
+    return names
 
 
 def points_text(x: float) -> str:

@@ -191,7 +191,7 @@ class Sandbox:
                         break
                     source, early, notes = self._read(path)
                     if early is not None:
-                        yield key, early
+                        yield key, dataclasses.replace(early, notes=notes)
                         continue
                     slot = free.pop()
                     run = self._launch(key, Path(path).name, source, slot, next_job)
@@ -245,7 +245,7 @@ class Sandbox:
         except (SyntaxError, ValueError):
             used = []  # the worker's compile reports it, with the line
         if used:
-            return "", RunResult("forbidden", forbidden_message(used), notes=notes), notes
+            return "", RunResult("forbidden", forbidden_message(used)), notes
         return source, None, notes
 
     def _launch(self, key: Hashable, name: str, source: str, slot: int, job: int) -> _Running:
