@@ -11,18 +11,40 @@ Networks are pure functions over parameter pytrees (:mod:`bpgrade.networks`);
 or, in a notebook, with the functions themselves::
 
     bpgrade.check("mlp2", {"w1": grad_w1, "b1": grad_b1})
+
+The names below are imported when first used: importing the package itself
+imports nothing (the sandbox's fork server imports its worker modules without
+JAX).
 """
 
-from . import networks
-from .cases import Case, generate_cases
-from .errors import BpgradeError, DeviceError, PackError, SubmissionError
-from .grader import check
-from .packs import Pack, Target, load_pack, shipped_packs
-from .reports import Diagnosis, Report, TargetResult
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "BpgradeError", "Case", "DeviceError", "Diagnosis", "Pack", "PackError", "Report", "SubmissionError",
-    "Target", "TargetResult", "check", "generate_cases", "load_pack", "networks", "shipped_packs",
-]
+#: Each public name and the module that defines it.
+_EXPORTS = {
+    "BpgradeError": "errors", "DeviceError": "errors", "PackError": "errors", "SubmissionError": "errors",
+    "Case": "cases", "generate_cases": "cases",
+    "check": "grader",
+    "Pack": "packs", "Target": "packs", "load_pack": "packs", "shipped_packs": "packs",
+    "Diagnosis": "reports", "Report": "reports", "TargetResult": "reports",
+    "networks": None,
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'bpgrade' has no attribute {name!r}")
+    module = importlib.import_module(f".{_EXPORTS[name] or name}", __name__)
+    value = module if _EXPORTS[name] is None else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -18,6 +18,7 @@ from .errors import BpgradeError
 from .exports import FORMATS
 from .gradebook import DEFAULT_PATH as DEFAULT_DB
 from .gradescope import RESULTS_PATH, SUBMISSION_DIR, VISIBILITIES
+from .safetext import clean
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _PRINTED_LINES = 20
@@ -80,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "always float64 at the highest matmul precision")
     check.add_argument("--timeout", type=_positive_float, metavar="SECONDS",
                        help="wall-clock limit for the submission (default: the exercise's)")
+    _max_size_option(check)
     _run_all_option(check)
 
     grade = commands.add_parser(
@@ -107,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="wall-clock limit per submission (default: the exercise's)")
     grade.add_argument("--memory", type=_positive_int, metavar="MB", help="address-space limit per submission "
                        "(default: 1024)")
+    _max_size_option(grade)
     grade.add_argument("--regrade", action="store_true", help="grade again what the gradebook already holds")
     grade.add_argument("--shard", metavar="K/N", help="grade only part K of N (from 1), for spreading a batch "
                        "over machines; combine the gradebooks with 'bpgrade merge'")
@@ -199,7 +202,14 @@ def _gradescope_options(parser: argparse.ArgumentParser) -> None:
                         help="wall-clock limit per submission (default: the exercise's)")
     parser.add_argument("--visibility", choices=VISIBILITIES, default="visible",
                         help="when students see their results (default: visible)")
+    _max_size_option(parser)
     _run_all_option(parser)
+
+
+def _max_size_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-size", type=_positive_mib, metavar="MB",
+                        help="the most code a submission may run, in MiB (default: 1); a larger file is refused with a "
+                             "message; a notebook's outputs do not count")
 
 
 def _run_all_option(parser: argparse.ArgumentParser) -> None:
@@ -232,6 +242,11 @@ def _seeds(text: str) -> list[int | None]:
 _positive_float = _positive(float, "number of seconds")
 
 
+def _positive_mib(text: str) -> int:
+    """``--max-size``: MiB, fractions allowed, as bytes."""
+    return max(1, int(_positive(float, "number of MiB")(text) * (1 << 20)))
+
+
 def main(argv: list[str] | None = None) -> int:
     from .sandbox import SandboxError
 
@@ -244,10 +259,10 @@ def main(argv: list[str] | None = None) -> int:
                 "gradescope-bundle": _gradescope_bundle, "selftest": _selftest, "new": _new,
                 "list": _list, "init": _init}[args.command](args)
     except BpgradeError as e:
-        print(f"bpgrade: error: {e}", file=sys.stderr)
+        print(f"bpgrade: error: {clean(str(e))}", file=sys.stderr)
         return EXIT_USAGE
     except SandboxError as e:
-        print(f"bpgrade: error: {e}", file=sys.stderr)
+        print(f"bpgrade: error: {clean(str(e))}", file=sys.stderr)
         return EXIT_FAILED
 
 
@@ -257,7 +272,7 @@ def _check(args) -> int:
 
     truth.enable_compilation_cache()
     report = check(args.exercise, args.submission, seed=args.seed, device=args.device, timeout=args.timeout,
-                   run_all=args.run_all)
+                   run_all=args.run_all, max_size=args.max_size)
     if args.format == "junit":
         from .exports import to_junit
 
@@ -282,7 +297,7 @@ def _grade(args) -> int:
     from .exports import export
     from .grader import grade
     from .packs import load_pack
-    from .sandbox import DEFAULT_JOBS, capabilities
+    from .sandbox import DEFAULT_JOBS
     from .submissions import collect, parse_shard, shard
 
     pack = load_pack(args.exercise)
@@ -293,13 +308,12 @@ def _grade(args) -> int:
     jobs = args.jobs or DEFAULT_JOBS
     progress = None if args.quiet else _ProgressLine(sys.stderr)
     if progress:
-        progress.say(f"grading {len(submissions)} submissions of {pack.name} into {args.db}, {jobs} at a time "
-                     f"({capabilities()})")
+        progress.say(f"grading {len(submissions)} submissions of {pack.name} into {args.db}, {jobs} at a time")
     with gradebook.Gradebook(args.db) as book:
         final = grade(pack, submissions, book, seed=args.seed, device=args.device, jobs=jobs,
-                      timeout=args.timeout, memory=args.memory and args.memory << 20, regrade=args.regrade,
-                      run_all=args.run_all,
-                      on_progress=progress and progress.update)
+                      timeout=args.timeout, memory=args.memory and args.memory << 20, max_size=args.max_size,
+                      regrade=args.regrade, run_all=args.run_all, on_progress=progress and progress.update,
+                      on_start=progress and (lambda isolation: progress.say(f"workers: {isolation}")))
         reports = book.reports(pack.name, pack.cases.public_seed if args.seed is None else args.seed,
                                [s.id for s in submissions])
     if progress:
@@ -347,9 +361,10 @@ def _gradescope(args) -> int:
     code = EXIT_PASSED
     try:
         data = gradescope.autograde(args.exercise, args.submission_dir, seed=args.seed, device=args.device,
-                                    timeout=args.timeout, visibility=args.visibility, run_all=args.run_all)
+                                    timeout=args.timeout, visibility=args.visibility, run_all=args.run_all,
+                                    max_size=args.max_size)
     except (BpgradeError, SandboxError) as e:
-        print(f"bpgrade: error: {e}", file=sys.stderr)
+        print(f"bpgrade: error: {clean(str(e))}", file=sys.stderr)
         data, code = _autograder_failed(args, f"The autograder failed ({e}); tell the course staff.", start)
     except Exception as e:
         # Whatever went wrong, Gradescope gets a results.json; the traceback goes to
@@ -384,7 +399,7 @@ def _gradescope_bundle(args) -> int:
     from .gradescope import bundle
 
     names = bundle(args.exercise, args.output, seed=args.seed, timeout=args.timeout, visibility=args.visibility,
-                   run_all=args.run_all)
+                   run_all=args.run_all, max_size=args.max_size)
     print(f"wrote {args.output} ({len(names)} files): upload it on the assignment's 'Configure Autograder' page "
           "(docs/integrations.md)")
     return EXIT_PASSED

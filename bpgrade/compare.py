@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from . import _worker
+from . import _calls
 from .cases import Case
 from .diagnosis import Diagnoser
 from .packs import Pack, Target, Tolerance
@@ -66,7 +66,7 @@ class Expected:
         array or a nest of them), in the order the leaves first appear."""
         found: dict[str, list[tuple[int, np.ndarray]]] = {}
         for i, tree in enumerate(truths):
-            for path, leaf in _worker.leaves(tree):
+            for path, leaf in _calls.leaves(tree):
                 found.setdefault(path, []).append((i, np.asarray(leaf)))
         return [cls.of([a for _, a in held], path, [i for i, _ in held]) for path, held in found.items()]
 

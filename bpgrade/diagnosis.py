@@ -31,7 +31,7 @@ from typing import Any, Callable, Sequence
 import jax
 import numpy as np
 
-from . import _worker, truth
+from . import _calls, truth
 from .cases import Case
 from .packs import Pack, Target
 from .reports import Diagnosis
@@ -210,7 +210,7 @@ def _transposed(expected: Arrays) -> list[np.ndarray | None]:
 
 
 def _leaf(tree: Any, path: str) -> np.ndarray | None:
-    for p, leaf in _worker.leaves(tree):
+    for p, leaf in _calls.leaves(tree):
         if p == path:
             return np.asarray(leaf)
     return None

@@ -8,6 +8,7 @@ report to the gradebook as soon as it is made.
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,8 @@ from .packs import Pack, load_pack
 from .reports import Report
 from .runner import Job, Limits, RunResult, run_functions
 from .sandbox import DEFAULT_JOBS, Sandbox, run_file
-from .submissions import SUFFIXES, Submission
+from .safetext import clean_name
+from .submissions import SUFFIXES, Submission, collect
 
 SubmissionArg = str | Path | Mapping[str, Callable]
 
@@ -60,10 +62,13 @@ class _Setup:
         return Job.for_pack(self.pack, self.cases, limits, nested, run_all_cells)
 
     def run_files(self, files: Iterable[tuple[str, Path]], limits: Limits, jobs: int | None,
-                  run_all_cells: bool = False) -> Iterator[Report]:
+                  run_all_cells: bool = False, on_start: Callable[[str], None] | None = None) -> Iterator[Report]:
         """Run each ``(id, path)`` in the sandbox, ``jobs`` at a time; yields each
-        one's Report (its ``submission`` is the id) as soon as it finishes."""
+        one's Report (its ``submission`` is the id) as soon as it finishes.
+        ``on_start`` is told how workers are isolated, once they can start."""
         with Sandbox(self.job(limits, run_all_cells), jobs or DEFAULT_JOBS) as sandbox:
+            if on_start:
+                on_start(sandbox.isolation)
             for sub_id, run in sandbox.run(files):
                 yield self.report(sub_id, run)
 
@@ -78,11 +83,13 @@ class _Setup:
                                                          run.targets[t.name], self.diagnoser))
         return Report(exercise=pack.name, submission=name, status=run.status, targets=targets, message=run.message,
                       seed=self.cases[0].seed, cases=n, hidden_cases=sum(c.hidden for c in self.cases),
-                      device=self.device, seconds=run.seconds, output=run.output, notes=run.notes)
+                      device=self.device, seconds=run.seconds, output=run.output, notes=run.notes,
+                      isolation=run.isolation)
 
 
 def check(exercise: str | Path | Pack, submission: SubmissionArg, *, seed: int | None = None,
-          device: str | None = None, timeout: float | None = None, run_all: bool = False) -> Report:
+          device: str | None = None, timeout: float | None = None, run_all: bool = False,
+          max_size: int | None = None) -> Report:
     """Grade a submission on an exercise.
 
     Args:
@@ -99,40 +106,50 @@ def check(exercise: str | Path | Pack, submission: SubmissionArg, *, seed: int |
         when None.
       run_all: a notebook runs every code cell, not only its imports,
         definitions and constants (magics and shell escapes never run).
+      max_size: the most bytes of code a file submission may run (a
+        notebook's outputs do not count); 1 MiB when None.
 
     Returns:
       The :class:`~bpgrade.reports.Report`; ``print`` it for the table.
 
     Raises:
-      BpgradeError: a bad pack, a submission path that is not a readable
-        ``.py`` file, or a device that is not there.
+      BpgradeError: a bad pack, a submission path that is not a ``.py`` or
+        ``.ipynb`` file (or a link out of its folder), or a device that is not there.
     """
     pack = exercise if isinstance(exercise, Pack) else load_pack(exercise)
     if isinstance(submission, Mapping):
         name = "functions"
     else:
         path = Path(submission)
-        if not path.is_file():
+        if not path.is_file() and not path.is_symlink():
             raise SubmissionError(f"{path}: no such file")
         if path.suffix not in SUFFIXES:
             raise SubmissionError(f"{path}: expected a Python file (.py) or a notebook (.ipynb)")
-        name = path.stem
+        found = collect([path])[0]
+        if found.problem:
+            raise SubmissionError(found.problem)
+        name = found.id
     setup = _Setup.make(pack, seed, device)
-    job = setup.job(Limits.for_pack(pack, timeout), run_all)
+    job = setup.job(Limits.for_pack(pack, timeout, source=max_size), run_all)
     run = run_functions(submission, job) if isinstance(submission, Mapping) else run_file(path, job)
     return setup.report(name, run)
 
 
 def grade(exercise: str | Path | Pack, submissions: Sequence[Submission], gradebook: Gradebook, *,
           seed: int | None = None, device: str | None = None, jobs: int | None = None,
-          timeout: float | None = None, memory: int | None = None, regrade: bool = False,
-          run_all: bool = False, on_progress: Callable[[Progress], None] | None = None) -> Progress:
+          timeout: float | None = None, memory: int | None = None, max_size: int | None = None,
+          regrade: bool = False, run_all: bool = False, on_progress: Callable[[Progress], None] | None = None,
+          on_start: Callable[[str], None] | None = None) -> Progress:
     """Grade a batch of submission files into ``gradebook``.
 
     Submissions already in the gradebook with the same content, pack and seed
     are skipped unless ``regrade``. Each result is committed as soon as it is
     made. ``jobs`` workers run at once (default: two per CPU). ``run_all``:
     notebooks run every code cell (what was graded without it is graded again).
+    ``max_size``: the most bytes of code a submission may run (1 MiB when
+    None). ``on_start`` is told how workers are isolated, once they can start.
+    A submission that cannot be run at all (a link out of its folder) gets an
+    error result without running.
 
     Returns:
       The final :class:`Progress`.
@@ -153,10 +170,14 @@ def grade(exercise: str | Path | Pack, submissions: Sequence[Submission], gradeb
     if not todo:
         return progress
     by_id = {s.id: s for s in todo}
-    for report in setup.run_files(((s.id, s.path) for s in todo), Limits.for_pack(pack, timeout, memory), jobs,
-                                  run_all):
+    refused = (setup.report(s.id, RunResult("error", s.problem)) for s in todo if s.problem)
+    runnable = [(s.id, s.path) for s in todo if not s.problem]
+    ran = setup.run_files(runnable, Limits.for_pack(pack, timeout, memory, max_size), jobs, run_all,
+                          on_start) if runnable else ()
+    for report in itertools.chain(refused, ran):
         sub_id = report.submission
-        gradebook.record(report, pack_hash=graded_with, content_hash=hashes[sub_id], path=str(by_id[sub_id].path))
+        gradebook.record(report, pack_hash=graded_with, content_hash=hashes[sub_id],
+                         path=clean_name(str(by_id[sub_id].path)))
         progress = Progress(progress.done + 1, len(submissions), skipped, time.monotonic() - start)
         if on_progress:
             on_progress(progress)

@@ -23,7 +23,8 @@ from .errors import BpgradeError, SubmissionError
 from .grader import check
 from .packs import Pack, load_pack
 from .reports import Report
-from .submissions import SUFFIXES
+from .safetext import clean_name
+from .submissions import LINK_OUT, MAX_NOTEBOOK_BYTES, SUFFIXES, read_file
 
 #: Who sees a result on Gradescope, from least to most.
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
@@ -78,15 +79,26 @@ def find_submission(folder: str | Path, pack: Pack) -> Path:
 
     One ``.py`` or ``.ipynb`` file is it, wherever it lies; among several, the
     one that defines the most of the pack's functions (``def grad_w1``, ...).
+    Symbolic links are not followed out of ``folder``, nor into sub-folders.
 
     Raises:
-      SubmissionError: no such folder, no candidate, or a tie between several.
+      SubmissionError: no such folder, no candidate, a tie between several, or
+        a candidate that is a link out of the folder.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise SubmissionError(f"{folder}: no submission folder")
-    found = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in SUFFIXES
-                   and not any(part.startswith((".", "__")) for part in p.relative_to(folder).parts))
+    root = folder.resolve()
+    found = []
+    for parent, dirs, files in os.walk(folder):  # os.walk does not follow links to folders
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")))
+        found += [Path(parent) / name for name in files
+                  if Path(name).suffix in SUFFIXES and not name.startswith((".", "__"))]
+    found.sort()
+    out = [p for p in found if p.is_symlink() and not (p.resolve() == root or root in p.resolve().parents)]
+    if out:
+        raise SubmissionError(f"{clean_name(str(out[0].relative_to(folder)))} {LINK_OUT}: upload the file itself")
+    found = [p for p in found if p.is_file()]
     if not found:
         raise SubmissionError(f"no .py or .ipynb file was submitted; upload the file that defines "
                               f"{', '.join(t.function for t in pack.targets)}")
@@ -96,15 +108,15 @@ def find_submission(folder: str | Path, pack: Pack) -> Path:
 
     def defined(path: Path) -> int:
         try:
-            return len(set(pattern.findall(path.read_text(encoding="utf-8", errors="replace"))))
-        except OSError:
+            return len(set(pattern.findall(read_file(path, MAX_NOTEBOOK_BYTES).decode("utf-8", "replace"))))
+        except SubmissionError:
             return 0
 
     counts = {p: defined(p) for p in found}
     best = max(counts.values())
     tied = [p for p, n in counts.items() if n == best]
     if len(tied) > 1:
-        names = ", ".join(str(p.relative_to(folder)) for p in tied)
+        names = ", ".join(clean_name(str(p.relative_to(folder))) for p in tied)
         raise SubmissionError(f"several files could be the submission ({names}); submit only the one that defines "
                               f"the gradient functions")
     return tied[0]
@@ -112,8 +124,10 @@ def find_submission(folder: str | Path, pack: Pack) -> Path:
 
 def autograde(exercise: str | Path | Pack, submission_dir: str | Path = SUBMISSION_DIR, *,
               seed: int | None = None, device: str | None = None, timeout: float | None = None,
-              visibility: str = "visible", stdout_visibility: str = "hidden", run_all: bool = False) -> dict[str, Any]:
-    """Grade what a student uploaded (``run_all``: a notebook runs every code cell): the results.json for it.
+              visibility: str = "visible", stdout_visibility: str = "hidden", run_all: bool = False,
+              max_size: int | None = None) -> dict[str, Any]:
+    """Grade what a student uploaded (``run_all``: a notebook runs every code cell; ``max_size``:
+    the most bytes of code it may run): the results.json for it.
 
     A submission that cannot be found or does not run still gets a valid
     result (no points, and why).
@@ -126,7 +140,7 @@ def autograde(exercise: str | Path | Pack, submission_dir: str | Path = SUBMISSI
     pack = exercise if isinstance(exercise, Pack) else load_pack(exercise)
     try:
         path = find_submission(submission_dir, pack)
-        report = check(pack, path, seed=seed, device=device, timeout=timeout, run_all=run_all)
+        report = check(pack, path, seed=seed, device=device, timeout=timeout, run_all=run_all, max_size=max_size)
     except SubmissionError as e:
         return crash_results(pack, str(e), time.monotonic() - start, visibility=visibility,
                              stdout_visibility=stdout_visibility)
@@ -201,19 +215,22 @@ _DEPENDENCIES = ("jax", "jaxlib", "numpy", "pyyaml")
 
 
 def bundle(exercise: str | Path | Pack, out: str | Path, *, seed: int | None = None,
-           timeout: float | None = None, visibility: str = "visible", run_all: bool = False) -> list[str]:
+           timeout: float | None = None, visibility: str = "visible", run_all: bool = False,
+           max_size: int | None = None) -> list[str]:
     """Write the autograder zip for ``exercise`` to ``out``: ``setup.sh``,
     ``run_autograder``, the pack in ``pack/`` and bpgrade's source in
     ``bpgrade-src/`` (its dependencies pinned to the versions installed here).
 
-    ``seed``, ``timeout``, ``visibility`` and ``run_all`` are passed to every run. Returns
-    the names written, in order.
+    ``seed``, ``timeout``, ``visibility``, ``run_all`` and ``max_size`` (bytes) are passed to
+    every run. Returns the names written, in order.
     """
     pack = exercise if isinstance(exercise, Pack) else load_pack(exercise)
     if visibility not in VISIBILITIES:
         raise BpgradeError(f"visibility must be one of {', '.join(VISIBILITIES)}, not {visibility!r}")
+    sizes = None if max_size is None else f"{max_size / (1 << 20):.17g}"
     options = "".join(f" \\\n    {flag} {value}" for flag, value in
-                      (("--seed", seed), ("--timeout", timeout), ("--visibility", visibility)) if value is not None)
+                      (("--seed", seed), ("--timeout", timeout), ("--visibility", visibility), ("--max-size", sizes))
+                      if value is not None)
     options += " \\\n    --run-all" if run_all else ""
     pins = ", ".join(f'"{name}=={importlib.metadata.version(name)}"' for name in _DEPENDENCIES)
     names: list[str] = []

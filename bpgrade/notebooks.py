@@ -25,8 +25,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._worker import DISPLAY_STUB, NOTEBOOK_NAMES
+from ._standins import DISPLAY_STUB, NOTEBOOK_NAMES
 from .errors import SubmissionError
+from .submissions import DEFAULT_MAX_SOURCE, MAX_NOTEBOOK_BYTES, mib, read_file
 
 #: Modules that only show things; a notebook's imports of them are not run.
 DISPLAY_ONLY = ("matplotlib", "seaborn", "tqdm", "IPython", "ipywidgets", "plotly")
@@ -52,18 +53,26 @@ class Program:
         return json.dumps({"cells": [list(cell) for cell in self.cells]})
 
 
-def read_notebook(path: str | Path, *, run_all: bool = False) -> Program:
-    """The :class:`Program` of the notebook at ``path``.
+def read_notebook(path: str | Path, *, run_all: bool = False, max_code: int = DEFAULT_MAX_SOURCE) -> Program:
+    """The :class:`Program` of the notebook at ``path`` (a file of at most
+    :data:`~bpgrade.submissions.MAX_NOTEBOOK_BYTES`, whose code that runs is at
+    most ``max_code`` bytes: outputs do not count).
 
     Raises:
-      SubmissionError: the file cannot be read, is not JSON, is not nbformat 4,
-        or holds no code cell.
+      SubmissionError: the file cannot be read, is too large, is not JSON, is
+        not nbformat 4, holds no code cell, or more code than ``max_code``.
     """
+    data = read_file(path, MAX_NOTEBOOK_BYTES)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
         raise SubmissionError(f"cannot read the notebook: {e}") from None
-    return parse_notebook(text, run_all=run_all)
+    program = parse_notebook(text, run_all=run_all)
+    size = len(program.source().encode())
+    if size > max_code:
+        raise SubmissionError(f"the notebook runs {mib(size)} of code; bpgrade runs at most {mib(max_code)} "
+                              "(--max-size)")
+    return program
 
 
 def parse_notebook(text: str, *, run_all: bool = False) -> Program:
@@ -100,7 +109,9 @@ def parse_notebook(text: str, *, run_all: bool = False) -> Program:
             cells.append((number, code))
     if not code_cells:
         raise SubmissionError("the notebook has no code cells: write the gradient functions in code cells")
-    if any(": left out `" in note for note in notes):
+    partly = any(": left out `" in note for note in notes)
+    notes = _capped(notes, _SHOWN_NOTES * 5, "notes")
+    if partly:
         notes.append("only imports, definitions and constants ran; --run-all runs every code cell")
     return Program(tuple(cells), tuple(notes))
 
@@ -119,13 +130,15 @@ def _cell_code(source: str, run_all: bool, defined: set[str]) -> tuple[str, list
         # Only a cell that is not Python holds magics: in one that is, a line that starts
         # with % continues an expression (`"%d" \n % x`) or lies in a string.
         lines = source.splitlines(keepends=True)
+        escaped = []
         for i, line in enumerate(lines):
             stripped = line.strip()
             if stripped.startswith(("%", "!")) or _HELP.match(line):
                 kind = "a shell escape" if stripped.startswith("!") else "IPython syntax"
-                notes.append(f"line {i + 1}, `{_short(stripped)}`, is {kind}: never run")
+                escaped.append(f"line {i + 1}, `{_short(stripped)}`, is {kind}: never run")
                 # `pass` keeps an enclosing block valid, and the line numbers.
                 lines[i] = line[:len(line) - len(line.lstrip())] + "pass" + ("\n" if line.endswith("\n") else "")
+        notes += _capped(escaped)
         code = "".join(lines)
         try:
             tree = ast.parse(code)
@@ -136,25 +149,56 @@ def _cell_code(source: str, run_all: bool, defined: set[str]) -> tuple[str, list
             return "", notes + [f"is not Python ({e.msg}, {where}): left out"]
         except (ValueError, RecursionError, MemoryError) as e:
             return "", notes + [f"cannot be read as Python ({type(e).__name__}): left out"]
+    segment = _Segments(code)
     edits: list[tuple[ast.stmt, str]] = []
     left_out = []
+    display = []
     for stmt in tree.body:
         if run_all or _needed(stmt, defined):
-            edits += [(node, _stub(node)) for node in ast.walk(stmt) if _display_only(node)]
+            stubs = [node for node in ast.walk(stmt) if _display_only(node)]
+            edits += [(node, _stub(node)) for node in stubs]
+            display += [f"line {node.lineno}, `{_short(segment(node))}`, imports a display-only module: not imported"
+                        for node in stubs]
             defined |= _bound(stmt)
         else:
             edits.append((stmt, "pass"))
             left_out.append(stmt)
-    for node, _ in edits:
-        if node not in left_out:
-            notes.append(f"line {node.lineno}, `{_short(ast.get_source_segment(code, node) or '')}`, imports a "
-                         "display-only module: not imported")
+    notes += _capped(display)
     if left_out:
-        shown = [f"`{_short((ast.get_source_segment(code, s) or '').splitlines()[0])}` (line {s.lineno})"
-                 for s in left_out[:3]]
+        shown = [f"`{_short((segment(s).splitlines() or [''])[0])}` (line {s.lineno})" for s in left_out[:3]]
         more = f" and {len(left_out) - 3} more" if len(left_out) > 3 else ""
         notes.append(f"left out {', '.join(shown)}{more}")
     return _apply(code, edits), notes
+
+
+#: Notes of one kind shown per cell; the rest are counted.
+_SHOWN_NOTES = 10
+
+
+def _capped(notes: list[str], shown: int = _SHOWN_NOTES, what: str = "lines like these") -> list[str]:
+    """The first ``shown`` of ``notes``, and a count of the rest."""
+    if len(notes) <= shown:
+        return notes
+    return notes[:shown] + [f"and {len(notes) - shown} more {what}"]
+
+
+class _Segments:
+    """The source text of a node of ``code`` (as :func:`ast.get_source_segment`, which
+    splits the whole code on every call), from line offsets computed once."""
+
+    def __init__(self, code: str):
+        self.code = code
+        self.lines = code.splitlines(keepends=True)
+        self.starts = [0]
+        for line in self.lines:
+            self.starts.append(self.starts[-1] + len(line))
+
+    def offset(self, lineno: int, col: int) -> int:
+        # ast columns count UTF-8 bytes.
+        return self.starts[lineno - 1] + len(self.lines[lineno - 1].encode()[:col].decode(errors="ignore"))
+
+    def __call__(self, node: ast.AST) -> str:
+        return self.code[self.offset(node.lineno, node.col_offset):self.offset(node.end_lineno, node.end_col_offset)]
 
 
 def _needed(stmt: ast.stmt, defined: set[str]) -> bool:
@@ -224,20 +268,18 @@ def _stub(node: ast.Import | ast.ImportFrom) -> str:
 
 
 def _apply(code: str, edits: list[tuple[ast.stmt, str]]) -> str:
-    """``code`` with each node's text replaced, each keeping its line count."""
-    lines = code.splitlines(keepends=True)
-    starts = [0]
-    for line in lines:
-        starts.append(starts[-1] + len(line))
-
-    def offset(lineno: int, col: int) -> int:
-        # ast columns count UTF-8 bytes.
-        return starts[lineno - 1] + len(lines[lineno - 1].encode()[:col].decode(errors="ignore"))
-
-    for node, text in sorted(edits, key=lambda e: (e[0].lineno, e[0].col_offset), reverse=True):
-        begin, end = offset(node.lineno, node.col_offset), offset(node.end_lineno, node.end_col_offset)
-        code = code[:begin] + text + "\n" * code.count("\n", begin, end) + code[end:]
-    return code
+    """``code`` with each node's text replaced, each keeping its line count; in one pass."""
+    segment = _Segments(code)
+    pieces, done = [], 0
+    for node, text in sorted(edits, key=lambda e: (e[0].lineno, e[0].col_offset)):
+        begin = segment.offset(node.lineno, node.col_offset)
+        end = segment.offset(node.end_lineno, node.end_col_offset)
+        if begin < done:
+            continue  # inside a node already replaced (an import inside a statement left out)
+        pieces += [code[done:begin], text, "\n" * code.count("\n", begin, end)]
+        done = end
+    pieces.append(code[done:])
+    return "".join(pieces)
 
 
 def _short(text: str) -> str:

@@ -114,7 +114,8 @@ class Report:
     status. ``output`` is what the submission printed (cut to a few KB): it is
     kept out of the JSON record and the table, so that nothing a submission
     prints reaches the grader's stdout or its machine-readable outputs.
-    ``notes`` say what of a notebook submission did not run, and why.
+    ``notes`` say what of a notebook submission did not run, and why;
+    ``isolation`` how the submission was isolated while it ran.
     """
 
     exercise: str
@@ -129,6 +130,7 @@ class Report:
     seconds: float = 0.0
     output: str = field(default="", repr=False)
     notes: tuple[str, ...] = ()
+    isolation: str = ""
 
     @property
     def score(self) -> float:
@@ -154,7 +156,7 @@ class Report:
                 "targets": [t.to_dict() for t in self.targets],
                 "message": self.message, "seed": self.seed, "cases": self.cases,
                 "hidden_cases": self.hidden_cases, "device": self.device,
-                "seconds": round(self.seconds, 4), "notes": list(self.notes)}
+                "seconds": round(self.seconds, 4), "notes": list(self.notes), "isolation": self.isolation}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())
@@ -165,7 +167,7 @@ class Report:
         return cls(d["exercise"], d["submission"], d["status"],
                    tuple(TargetResult.from_dict(t) for t in d["targets"]), d.get("message", ""), d.get("seed"),
                    d.get("cases", 0), d.get("hidden_cases", 0), d.get("device", ""), d.get("seconds", 0.0),
-                   notes=tuple(d.get("notes", ())))
+                   notes=tuple(d.get("notes", ())), isolation=d.get("isolation", ""))
 
     @property
     def headline(self) -> str:

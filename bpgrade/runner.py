@@ -10,6 +10,7 @@ isolated. Comparing a result against the truth is :mod:`bpgrade.compare`'s job.
 from __future__ import annotations
 
 import ast
+import builtins
 import time
 import types
 from dataclasses import dataclass, field
@@ -17,33 +18,40 @@ from typing import Any, Callable, Collection, Mapping, Sequence
 
 import numpy as np
 
-from . import _worker
+from ._calls import MAX_MESSAGE, RETURN_KIND, call_targets
 from .cases import Case
+from .errors import SubmissionError
 from .packs import Pack
+from .safetext import clean
+from .submissions import DEFAULT_MAX_SOURCE
+
+#: The error kinds shown for a hidden case: the built-in exceptions' names (a class of the
+#: submission's own could carry anything in its name) and a bad return value.
+SHOWN_KINDS = frozenset(name for name, value in vars(builtins).items()
+                        if isinstance(value, type) and issubclass(value, BaseException)) | {RETURN_KIND}
 
 @dataclass(frozen=True)
 class Limits:
     """What one submission may use.
 
-    ``wall`` and ``cpu`` are seconds; ``memory`` (address space) and
-    ``file_size`` (the largest file it may write, its printed output included)
-    are bytes; ``processes`` bounds the processes and threads of its uid, the
-    worker included (only enforced where workers run under their own uid: 1,
-    the default, lets a submission start neither); ``output`` is how many
+    ``wall`` and ``cpu`` are seconds; ``memory`` (address space),
+    ``file_size`` (the most it may print) and ``source`` (the most code it may
+    run: a notebook's outputs do not count) are bytes; ``output`` is how many
     characters of what it printed are kept in its report.
     """
 
     wall: float = 10.0
     cpu: float = 10.0
     memory: int = 1 << 30
-    processes: int = 1
     file_size: int = 1 << 20
     output: int = 4000
+    source: int = DEFAULT_MAX_SOURCE
 
     @classmethod
-    def for_pack(cls, pack: Pack, timeout: float | None = None, memory: int | None = None) -> "Limits":
+    def for_pack(cls, pack: Pack, timeout: float | None = None, memory: int | None = None,
+                 source: int | None = None) -> "Limits":
         wall = pack.timeout if timeout is None else timeout
-        return cls(wall=wall, cpu=wall, memory=memory or cls.memory)
+        return cls(wall=wall, cpu=wall, memory=memory or cls.memory, source=source or cls.source)
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,9 @@ class Job:
     dicts of arrays. ``nested`` names the targets whose gradient is such a
     nest, to be returned and read back leaf by leaf. ``run_all_cells``: a
     notebook runs every code cell, not only its definitions
-    (:mod:`bpgrade.notebooks`).
+    (:mod:`bpgrade.notebooks`). The last ``hidden`` cases are hidden: a
+    submission file sees them only after it has sent back its results on the
+    others (:mod:`bpgrade.sandbox`).
     """
 
     functions: Mapping[str, str]
@@ -65,6 +75,7 @@ class Job:
     forbidden: tuple[str, ...]
     nested: frozenset[str] = frozenset()
     run_all_cells: bool = False
+    hidden: int = 0
 
     @classmethod
     def for_pack(cls, pack: Pack, cases: Sequence[Case], limits: Limits | None = None,
@@ -78,6 +89,8 @@ class Job:
             forbidden=pack.forbidden_modules,
             nested=frozenset(nested),
             run_all_cells=run_all_cells,
+            # Case sets put the hidden cases last.
+            hidden=sum(c.hidden for c in cases),
         )
 
 
@@ -95,6 +108,7 @@ class TargetRun:
     outputs: tuple[Mapping[str, np.ndarray], ...] = ()
     dtypes: tuple[str, ...] = ()
     error: str | None = None
+    error_kind: str | None = None
     error_case: int | None = None
     memory: bool = False
 
@@ -106,7 +120,8 @@ class RunResult:
     ``status`` is ``"ok"`` when it ran (its functions may still have failed),
     else ``"error"``, ``"timeout"``, ``"memory"`` or ``"forbidden"``, with ``message`` saying
     why. ``targets`` is empty unless the submission ran. ``notes`` say what
-    of a notebook did not run.
+    of a notebook did not run; ``isolation`` how it was isolated. Every text
+    in it that a submission controls has been through :func:`bpgrade.safetext.clean`.
     """
 
     status: str
@@ -115,6 +130,7 @@ class RunResult:
     output: str = ""
     seconds: float = 0.0
     notes: tuple[str, ...] = ()
+    isolation: str = ""
 
 
 def forbidden_imports(source: str, forbidden: Sequence[str]) -> list[str]:
@@ -123,12 +139,18 @@ def forbidden_imports(source: str, forbidden: Sequence[str]) -> list[str]:
 
     Raises:
       SyntaxError: ``source`` is not valid Python and names a forbidden module.
+      SubmissionError: ``source`` is too deeply nested for Python's parser.
     """
     found: set[str] = set()
     # Walking the syntax tree costs milliseconds; most sources never name a forbidden module.
     if not any(name in source for name in forbidden):
         return []
-    for node in ast.walk(ast.parse(source)):
+    try:
+        tree = ast.parse(source)
+    except (RecursionError, MemoryError) as e:
+        # The parser's own limits (a chain of thousands of operators), hit in the grader.
+        raise SubmissionError(f"the submission is too deeply nested for Python to read ({type(e).__name__})") from None
+    for node in ast.walk(tree):
         names: list[str] = []
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
@@ -181,9 +203,10 @@ def run_functions(functions: Mapping[str, Callable], job: Job) -> RunResult:
     if used:
         return RunResult("forbidden", forbidden_message(used))
     start = time.perf_counter()
-    header, arrays = _worker.call_targets(by_target, job.cases, job.nested)
+    header, arrays = call_targets(by_target, job.cases, job.nested)
     seconds = time.perf_counter() - start
-    return RunResult("ok", targets=_target_runs(header, arrays, len(job.cases)), seconds=seconds)
+    return RunResult("ok", targets=_target_runs(header, arrays, len(job.cases)), seconds=seconds,
+                     isolation="none: functions called in this process")
 
 
 def forbidden_message(modules: Sequence[str]) -> str:
@@ -191,27 +214,53 @@ def forbidden_message(modules: Sequence[str]) -> str:
             "earns no credit")
 
 
-def result_from_frame(header: Mapping, outputs: Sequence[np.ndarray], job: Job, output: str = "",
-                      seconds: float = 0.0) -> RunResult:
-    """The RunResult that a worker's result frame describes.
+def result_from_frames(frames: Sequence[tuple[Mapping, Sequence[np.ndarray]]], job: Job, output: str = "",
+                       seconds: float = 0.0, isolation: str = "") -> RunResult:
+    """The RunResult that a worker's result frames describe: the public cases'
+    frame, then, where the job has hidden cases and the submission imported,
+    the hidden cases' frame.
 
     A frame is written by the worker, where the submission could have forged
     it: it can only lower the submission's own grade, and one whose results do
-    not cover every case is an error.
+    not cover every case is an error. Of the hidden cases' frame only numbers
+    and checked words are kept, never the submission's own text.
     """
     def result(status: str, message: str = "", targets=None) -> RunResult:
-        return RunResult(status, message, targets or {}, output, seconds)
+        return RunResult(status, message, targets or {}, output, seconds, isolation=isolation)
 
-    if header.get("forbidden"):
-        return result("forbidden", forbidden_message([str(m) for m in header["forbidden"]]))
-    if header.get("import_error"):
-        status = "memory" if header.get("memory") else "error"
-        why = f"ran out of memory (limit {_size(job.limits.memory)})" if status == "memory" else "failed"
-        return result(status, f"the submission {why} while being imported: {header['import_error']}")
     try:
-        return result("ok", targets=_target_runs(header, outputs, len(job.cases), job.functions))
-    except (KeyError, TypeError, IndexError, ValueError):
+        used = {str(m) for header, _ in frames for m in header.get("forbidden") or ()}
+        if used & set(job.forbidden):
+            return result("forbidden", forbidden_message(sorted(used & set(job.forbidden))))
+        header, arrays = frames[0]
+        if header.get("import_error"):
+            status = "memory" if header.get("memory") else "error"
+            why = f"ran out of memory (limit {_size(job.limits.memory)})" if status == "memory" else "failed"
+            error = clean(str(header["import_error"]), MAX_MESSAGE)
+            return result(status, f"the submission {why} while being imported: {error}")
+        n_public = len(job.cases) - job.hidden
+        runs = _target_runs(header, arrays, n_public, job.functions)
+        if job.hidden:
+            hidden = _target_runs(*frames[1], job.hidden, job.functions)
+            runs = {name: _joined(run, hidden[name], n_public) for name, run in runs.items()}
+        return result("ok", targets=runs)
+    except (KeyError, TypeError, IndexError, ValueError, AttributeError):
         return result("error", "the submission's results could not be read")
+
+
+def _joined(public: TargetRun, hidden: TargetRun, n_public: int) -> TargetRun:
+    """One target's run on the public cases followed by its run on the hidden ones."""
+    if public.missing or public.error is not None:
+        return public
+    failed = hidden.error is not None
+    return TargetRun(
+        outputs=public.outputs + hidden.outputs,
+        dtypes=tuple(sorted({*public.dtypes, *hidden.dtypes})),
+        error="(in a hidden case)" if failed else None,
+        error_kind=hidden.error_kind if hidden.error_kind in SHOWN_KINDS else None,
+        error_case=n_public + hidden.error_case if failed else None,
+        memory=hidden.memory,
+    )
 
 
 def _size(n: int) -> str:
@@ -229,12 +278,13 @@ def _target_runs(header: Mapping, arrays: Sequence[np.ndarray], n_cases: int, ex
     runs = {}
     for name in expected if expected is not None else header["targets"]:
         record = header["targets"][name]
-        outputs = tuple({str(path): arrays[i] for path, i, _ in case} for case in record["outputs"])
+        outputs = tuple({clean(str(path), 200): arrays[i] for path, i, _ in case} for case in record["outputs"])
         run = TargetRun(
             missing=bool(record["missing"]),
             outputs=outputs,
-            dtypes=tuple(sorted({str(dtype) for case in record["outputs"] for _, _, dtype in case})),
-            error=None if record["error"] is None else str(record["error"])[:_worker.MAX_MESSAGE],
+            dtypes=tuple(sorted({clean(str(dtype), 20) for case in record["outputs"] for _, _, dtype in case})),
+            error=None if record["error"] is None else clean(str(record["error"]), MAX_MESSAGE),
+            error_kind=None if record.get("error_kind") is None else clean(str(record["error_kind"]), 100),
             error_case=None if record["error_case"] is None else int(record["error_case"]),
             memory=bool(record.get("memory")),
         )

@@ -1,39 +1,42 @@
 """Running untrusted submission files, many at once, each isolated.
 
 A :class:`Sandbox` starts one fork server per batch (:mod:`bpgrade._worker`,
-a fresh interpreter that imports NumPy and never holds the truth) and sends it
-the cases' inputs once. Each submission then costs a ``fork`` of that server,
-not a new interpreter. A worker:
+a fresh interpreter that imports NumPy and never holds the truth nor the
+hidden cases' inputs) and sends it the public cases' inputs once. Each
+submission then costs a ``fork`` of that server, not a new interpreter. A worker:
 
-- runs in a session of its own, in its own scratch folder, which is emptied
-  before the next submission of its slot;
-- has limits on CPU time, address space, file size and open files, and the
-  grader enforces its wall-clock time;
-- gets a minimal environment, none of the grader's variables;
+- runs in a session of its own, with limits on CPU time, address space, the
+  size of what it prints and open files; the grader enforces its wall-clock time;
+- gets a minimal environment, none of the grader's variables, and an empty
+  folder that it may not write to as its working directory;
+- reads its source from a memory file and prints into another, both made by
+  the grader: no file of it lies in a folder, so nothing can replace or read it;
+- under seccomp (x86-64, root or not): may create no process or thread, run
+  no program, make no socket, write, create or change no file, and signal,
+  trace or re-limit no process but itself (:mod:`bpgrade._seccomp`);
 - when the grader runs as root, drops to a uid of its own (one per slot,
-  from :data:`UID_BASE`), limited to one process by default (no forks, no
-  threads), so that it can neither lift its limits, nor leave anything
-  running, nor touch the grader's files or other submissions;
+  from :data:`UID_BASE`), limited to one process;
 - where the kernel has Landlock, may read only the standard library and
-  NumPy and write only its scratch folder (so autodiff libraries and other
-  files are out of reach whatever it does to ``sys.path`` or import hooks),
-  may not signal processes outside its sandbox, and may not open TCP
-  connections;
-- sends back one result frame of plain float64 arrays through a pipe.
+  NumPy (so autodiff libraries and other files are out of reach whatever it
+  does to ``sys.path`` or import hooks);
+- sends back a result frame of plain float64 arrays on a socket; when the
+  batch has hidden cases, it receives their inputs only after that, and sends
+  a second frame, of which only numbers and checked words are kept.
 
-When a worker finishes, or runs out of time, everything it started goes: its
-process group, and, where more than one process is allowed under its own
-uid, every process of that uid.
+When a worker finishes, or runs out of time, its process group is killed: it
+holds the worker alone. The grader reads nothing a worker wrote but its
+frames and its output, each capped; a frame is parsed once, and a worker that
+sends one slowly or badly costs only its own result.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import math
 import os
 import selectors
-import shutil
 import signal
 import socket
 import subprocess
@@ -47,9 +50,12 @@ from typing import Hashable, Iterable, Iterator
 import numpy as np
 
 from . import _worker
+from ._wire import FrameReader, WireError, encode, send_message
 from .errors import SubmissionError
 from .notebooks import read_notebook
-from .runner import Job, RunResult, forbidden_imports, forbidden_message, result_from_frame
+from .runner import Job, RunResult, forbidden_imports, forbidden_message, result_from_frames
+from .safetext import clean
+from .submissions import read_source
 
 #: Workers run as uid UID_BASE + slot when the grader runs as root.
 UID_BASE = 64000
@@ -58,21 +64,29 @@ UID_BASE = 64000
 #: and result pipe overlap with the other's computing (measured: 2 per CPU
 #: grades about a third more per second than 1 per CPU on 2 CPUs; 4 per CPU no more).
 DEFAULT_JOBS = 2 * len(os.sched_getaffinity(0))
-#: Bytes of result frame read from a worker before it is cut off.
-MAX_RESULT_BYTES = 64 << 20
+#: Bytes read from one worker before the others get a turn.
+_READ_TURN = 1 << 20
+#: Bytes a worker may queue on its result socket before it must wait for the grader: more
+#: than any real result, so that a worker never waits while the grader compares another.
+_RESULT_BUFFER = 4 << 20
+#: Seconds to wait for the fork server to start.
+_START_TIMEOUT = 60
 
 
 class SandboxError(RuntimeError):
     """The fork server failed: a fault of the machine or of bpgrade, not of a submission."""
 
 
-def capabilities() -> str:
-    """A line saying how workers are isolated on this machine."""
-    parts = ["fork server", "rlimits", "own session"]
-    if os.geteuid() == 0:
+def describe_isolation(ready: dict) -> str:
+    """A line saying how the fork server's workers are isolated on this machine."""
+    parts = ["fork server", "own session", "rlimits"]
+    if ready.get("uid"):
         parts.append(f"own uid per worker ({UID_BASE}+)")
-    abi = _worker.landlock_abi()
-    parts.append(f"Landlock ABI {abi}" if abi else "no Landlock (files readable by the user stay readable)")
+    parts.append("seccomp (no processes, sockets, file writes or signals out)" if ready.get("seccomp")
+                 else "no seccomp (x86-64 only): workers may create processes and sockets")
+    abi = ready.get("landlock")
+    parts.append(f"Landlock ABI {abi} (reads: the standard library and NumPy)" if abi
+                 else "no Landlock (files the grader's user can read stay readable)")
     return ", ".join(parts)
 
 
@@ -81,12 +95,17 @@ class _Running:
     key: Hashable
     slot: int
     job: int
-    fd: int
+    sock: socket.socket
+    output_fd: int
     started: float
+    deadline: float
     pid: int | None = None
-    buf: bytearray = field(default_factory=bytearray)
+    reader: FrameReader = field(default_factory=FrameReader)
+    frames: list = field(default_factory=list)
     status: int | None = None
-    finished: str | None = None  # why it is over: "frame", "eof", "exit", "timeout", "flood"
+    finished: str | None = None  # why it is over: "frame", "exit", "timeout", "unreadable"
+    closed: bool = False  # the worker's end of the socket is closed: its exit status is on the way
+    output: str | None = None  # what it printed before it saw the hidden cases
     notes: tuple[str, ...] = ()
 
 
@@ -94,16 +113,19 @@ class Sandbox:
     """A fork server and up to ``jobs`` concurrent workers for one batch.
 
     Use as a context manager; :meth:`run` yields ``(key, RunResult)`` as
-    submissions finish.
+    submissions finish. ``isolation`` says how workers are isolated here.
     """
 
     def __init__(self, job: Job, jobs: int = 1):
         self.job = job
         self.jobs = max(1, jobs)
+        self.isolation = ""
         self._root = os.geteuid() == 0
         self._scratch: Path | None = None
         self._server: subprocess.Popen | None = None
         self._sock: socket.socket | None = None
+        self._log = None
+        self._hidden: int | None = None
 
     def __enter__(self) -> "Sandbox":
         self._scratch = Path(tempfile.mkdtemp(prefix="bpgrade-"))
@@ -111,15 +133,14 @@ class Sandbox:
         if self._root:
             shut = [p for p in self._scratch.parents if not p.stat().st_mode & 0o001]
             if shut:
-                shutil.rmtree(self._scratch)
+                _remove_tree(self._scratch)
                 raise SandboxError(f"workers run under their own uid and cannot enter {shut[0]}: set TMPDIR to a "
                                    "folder that every user may enter (such as /tmp)")
-        for slot in range(self.jobs):
-            path = self._slot_dir(slot)
-            path.mkdir(mode=0o700)
-            if self._root:
-                os.chown(path, UID_BASE + slot, UID_BASE + slot)
-        self._start_server()
+        try:
+            self._start_server()
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc) -> None:
@@ -131,45 +152,64 @@ class Sandbox:
             except subprocess.TimeoutExpired:
                 os.killpg(self._server.pid, signal.SIGKILL)
                 self._server.wait()
+        if self._hidden is not None:
+            os.close(self._hidden)
+        if self._log is not None:
+            self._log.close()
         if self._scratch is not None:
-            shutil.rmtree(self._scratch, ignore_errors=True)
-
-    def _slot_dir(self, slot: int) -> Path:
-        return self._scratch / f"slot-{slot}"
+            _remove_tree(self._scratch)
 
     def _start_server(self) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        arrays: list[np.ndarray] = []
-
-        def index(tree):
-            # Arrays travel once, raw; the structure around them as JSON ints.
-            if tree is None:
-                return None
-            if isinstance(tree, np.ndarray):
-                arrays.append(tree)
-                return len(arrays) - 1
-            if isinstance(tree, dict):
-                return {k: index(v) for k, v in tree.items()}
-            return [index(v) for v in tree]
-
-        cases = [{"inputs": index(list(inputs)), "params": index(params)} for inputs, params in self.job.cases]
+        n_public = len(self.job.cases) - self.job.hidden
+        public, arrays = _case_frame(self.job.cases[:n_public])
+        if self.job.hidden:
+            # The hidden cases' inputs go to a worker only after it has sent its public results:
+            # a sealed memory file that neither the server nor a worker can change.
+            hidden, hidden_arrays = _case_frame(self.job.cases[n_public:])
+            self._hidden = os.memfd_create("bpgrade-hidden-cases", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+            _write_all(self._hidden, encode({"cases": hidden}, hidden_arrays))
+            fcntl.fcntl(self._hidden, fcntl.F_ADD_SEALS,
+                        fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE)
         limits = self.job.limits
-        setup = {"functions": dict(self.job.functions), "forbidden": list(self.job.forbidden), "cases": cases,
-                 "nested": sorted(self.job.nested),
-                 "scratch": str(self._scratch), "uid_base": UID_BASE,
+        setup = {"functions": dict(self.job.functions), "forbidden": list(self.job.forbidden), "cases": public,
+                 "hidden": self.job.hidden, "nested": sorted(self.job.nested), "scratch": str(self._scratch),
+                 "uid_base": UID_BASE, "root": self._root,
                  "limits": {"cpu": max(1, math.ceil(limits.cpu)), "memory": limits.memory,
-                            "file_size": limits.file_size, "processes": limits.processes}}
+                            "file_size": limits.file_size}}
         env = {"PATH": os.defpath, "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                "MKL_NUM_THREADS": "1"}
-        with open(self._scratch / "server.log", "wb") as log:
-            self._server = subprocess.Popen(
-                [sys.executable, "-I", _worker.__file__, str(theirs.fileno())], pass_fds=[theirs.fileno()],
-                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log, env=env, cwd=self._scratch,
-                start_new_session=True)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._log = tempfile.TemporaryFile()
+        package_parent = str(Path(__file__).resolve().parent.parent)
+        self._server = subprocess.Popen(
+            [sys.executable, "-I", "-c", _worker.BOOTSTRAP, package_parent, str(theirs.fileno())],
+            pass_fds=[theirs.fileno()], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log,
+            env=env, cwd=self._scratch, start_new_session=True)
         theirs.close()
-        self._server.stdin.write(_worker.encode(setup, arrays))
-        self._server.stdin.close()
         self._sock = ours
+        try:
+            self._server.stdin.write(encode(setup, arrays))
+            self._server.stdin.close()
+        except BrokenPipeError:
+            pass  # the server is gone: its log says why, below
+        ours.settimeout(_START_TIMEOUT)
+        try:
+            data = ours.recv(1 << 16)
+        except TimeoutError:
+            data = b""
+        ours.settimeout(None)
+        if not data:
+            raise SandboxError(f"the fork server did not start: {self._server_log()}")
+        self.isolation = describe_isolation(json.loads(data)["ready"])
+
+    def _server_log(self) -> str:
+        try:
+            self._server.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        self._log.seek(0)
+        lines = self._log.read()[-4096:].decode("utf-8", "replace").strip().splitlines()
+        return lines[-1] if lines else "no message"
 
     def run(self, submissions: Iterable[tuple[Hashable, str | Path]]) -> Iterator[tuple[Hashable, RunResult]]:
         """Run every ``(key, path)``; yields ``(key, RunResult)`` in the order they finish."""
@@ -191,57 +231,64 @@ class Sandbox:
                         break
                     source, early, notes = self._read(path)
                     if early is not None:
-                        yield key, dataclasses.replace(early, notes=notes)
+                        yield key, dataclasses.replace(early, notes=notes, isolation=self.isolation)
                         continue
                     slot = free.pop()
                     run = self._launch(key, Path(path).name, source, slot, next_job)
                     run.notes = notes
                     running[next_job] = run
-                    sel.register(run.fd, selectors.EVENT_READ, run)
+                    sel.register(run.sock, selectors.EVENT_READ, run)
                     next_job += 1
                 if exhausted and not running and len(free) == self.jobs:
                     return
                 now = time.monotonic()
-                deadlines = [r.started + self.job.limits.wall for r in running.values() if not r.finished]
+                deadlines = [r.deadline for r in running.values() if not r.finished]
                 timeout = max(0.0, min(deadlines) - now) if deadlines else None
                 for sel_key, _ in sel.select(timeout):
                     if sel_key.data is None:
                         self._control(running, by_pid, free)
                     else:
                         self._drain(sel_key.data)
+                        if sel_key.data.closed:
+                            sel.unregister(sel_key.data.sock)
                 now = time.monotonic()
                 for run in list(running.values()):
-                    if not run.finished and now - run.started > self.job.limits.wall:
+                    if not run.finished and now > run.deadline:
                         run.finished = "timeout"
                     if run.finished and run.pid is not None:
-                        sel.unregister(run.fd)
-                        os.close(run.fd)
+                        if not run.closed:
+                            sel.unregister(run.sock)
                         del running[run.job]
                         by_pid.pop(run.pid, None)
-                        _worker.send_message(self._sock, {"op": "sweep", "slot": run.slot, "pid": run.pid})
-                        yield run.key, dataclasses.replace(self._result(run, now), notes=run.notes)
+                        send_message(self._sock, {"op": "sweep", "slot": run.slot, "pid": run.pid})
+                        result = dataclasses.replace(self._result(run, now), notes=run.notes)
+                        _close(run)
+                        away = time.monotonic()
+                        yield run.key, result
+                        # The time the caller took (comparing, diagnosing) is not the workers':
+                        # a frame that waited for the grader to read it is not late.
+                        away = time.monotonic() - away
+                        for other in running.values():
+                            other.deadline += away
         finally:
             sel.close()
             for run in running.values():
-                os.close(run.fd)
+                _close(run)
 
     def _read(self, path: str | Path) -> tuple[str, RunResult | None, tuple[str, ...]]:
         """The source the worker runs (for a notebook, its :class:`~bpgrade.notebooks.Program`),
         or the result that stops it before it runs; and the notes on what of it runs."""
         notes: tuple[str, ...] = ()
-        if Path(path).suffix == ".ipynb":
-            try:
-                program = read_notebook(path, run_all=self.job.run_all_cells)
-            except SubmissionError as e:
-                return "", RunResult("error", str(e)), ()
-            source, static, notes = program.to_json(), program.source(), program.notes
-        else:
-            try:
-                source = static = Path(path).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as e:
-                return "", RunResult("error", f"cannot read the submission: {e}"), ()
+        limit = self.job.limits.source
         try:
+            if Path(path).suffix == ".ipynb":
+                program = read_notebook(path, run_all=self.job.run_all_cells, max_code=limit)
+                source, static, notes = program.to_json(), program.source(), program.notes
+            else:
+                source = static = read_source(path, limit)
             used = forbidden_imports(static, self.job.forbidden)
+        except SubmissionError as e:
+            return "", RunResult("error", clean(str(e))), notes
         except (SyntaxError, ValueError):
             used = []  # the worker's compile reports it, with the line
         if used:
@@ -249,30 +296,29 @@ class Sandbox:
         return source, None, notes
 
     def _launch(self, key: Hashable, name: str, source: str, slot: int, job: int) -> _Running:
-        scratch = self._slot_dir(slot)
-        for entry in os.scandir(scratch):
-            if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path, ignore_errors=True)
-            else:
-                os.unlink(entry.path)
-        (scratch / "submission.py").write_text(source, encoding="utf-8")
-        (scratch / "submission.py").chmod(0o644)
-        read_fd, write_fd = os.pipe()
-        os.set_blocking(read_fd, False)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        theirs.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _RESULT_BUFFER)
+        ours.setblocking(False)
+        code = os.memfd_create("submission", os.MFD_CLOEXEC)
+        output = os.memfd_create("output", os.MFD_CLOEXEC)
         try:
-            _worker.send_message(self._sock, {"op": "run", "job": job, "slot": slot, "name": name}, [write_fd])
+            _write_all(code, source.encode())
+            send_message(self._sock, {"op": "run", "job": job, "slot": slot, "name": name},
+                         [theirs.fileno(), code, output])
         except OSError as e:
+            ours.close()
+            os.close(output)
             raise SandboxError(f"the fork server is gone ({e})") from None
         finally:
-            os.close(write_fd)
-        return _Running(key, slot, job, read_fd, time.monotonic())
+            theirs.close()
+            os.close(code)
+        now = time.monotonic()
+        return _Running(key, slot, job, ours, output, now, now + self.job.limits.wall)
 
     def _control(self, running: dict[int, _Running], by_pid: dict[int, _Running], free: list[int]) -> None:
         data = self._sock.recv(1 << 16)
         if not data:
-            self._server.wait(timeout=5)
-            log = (self._scratch / "server.log").read_text(errors="replace").strip().splitlines()
-            raise SandboxError(f"the fork server ended unexpectedly: {log[-1] if log else 'no message'}")
+            raise SandboxError(f"the fork server ended unexpectedly: {self._server_log()}")
         msg = json.loads(data)
         if "pid" in msg:
             run = running[msg["job"]]
@@ -282,41 +328,107 @@ class Sandbox:
             run = by_pid.get(msg["exit"])
             if run is not None and not run.finished:
                 run.status = msg["status"]
-                self._drain(run)
+                if not run.closed:
+                    self._drain(run, whole=True)
                 run.finished = run.finished or "exit"
         elif "swept" in msg:
             free.append(msg["swept"])
 
-    def _drain(self, run: _Running) -> None:
-        """Read what the worker has written; mark the run finished at a whole frame or EOF."""
-        while not run.finished:
+    def _drain(self, run: _Running, whole: bool = False) -> None:
+        """Read what the worker has sent (a turn's worth, or ``whole``: all of it, as it has
+        ended); mark the run finished at its last frame or at a frame that cannot be read, and
+        closed at EOF (it is finished when its exit status comes)."""
+        budget = _READ_TURN
+        while not run.finished and not run.closed and (whole or budget > 0):
             try:
-                chunk = os.read(run.fd, 1 << 16)
+                chunk = run.sock.recv(1 << 16)
             except BlockingIOError:
                 return
+            except OSError:
+                chunk = b""
             if not chunk:
-                run.finished = "eof"
+                run.closed = True
                 return
-            run.buf += chunk
-            if len(run.buf) > MAX_RESULT_BYTES:
-                run.finished = "flood"
-            elif _worker.frame_length(run.buf) == len(run.buf):
-                run.finished = "frame"
+            budget -= len(chunk)
+            try:
+                if run.reader.feed(chunk):
+                    self._frame(run)
+            except WireError:
+                run.finished = "unreadable"
+
+    def _frame(self, run: _Running) -> None:
+        """A whole frame has come: the last one, or the public cases', after which the hidden
+        cases' inputs are passed to the worker."""
+        header, arrays, rest = run.reader.take()
+        run.frames.append((header, arrays))
+        imported = isinstance(header, dict) and not header.get("import_error")
+        if not self.job.hidden or len(run.frames) > 1 or not imported:
+            run.finished = "frame"
+            return
+        # What it printed from now on may hold the hidden cases: only what came before is shown.
+        run.output = self._output(run)
+        try:
+            socket.send_fds(run.sock, [b"h"], [self._hidden])
+        except OSError:
+            return  # the worker is gone: its exit status says how
+        run.reader = FrameReader()
+        if rest and run.reader.feed(rest):
+            self._frame(run)
+
+    def _output(self, run: _Running) -> str:
+        limit = self.job.limits.output
+        data = os.pread(run.output_fd, limit + 1, 0)
+        text = clean(data[:limit].decode("utf-8", "replace"))
+        return text + "\n[... output cut]" if len(data) > limit else text
 
     def _result(self, run: _Running, now: float) -> RunResult:
         seconds = now - run.started
-        output = _read_output(self._slot_dir(run.slot) / "output.txt", self.job.limits.output)
+        output = run.output if run.output is not None else self._output(run)
         limits = self.job.limits
+
+        def result(status: str, message: str) -> RunResult:
+            return RunResult(status, message, output=output, seconds=seconds, isolation=self.isolation)
+
         if run.finished == "timeout":
-            return RunResult("timeout", f"stopped after the time limit of {limits.wall:g} s", output=output,
-                             seconds=seconds)
-        if run.finished == "flood":
-            return RunResult("error", "sent back more data than any gradient holds", output=output, seconds=seconds)
-        try:
-            header, outputs = _worker.decode(bytes(run.buf))
-        except _worker.WireError:
-            return RunResult(*_death(run.status, limits.cpu), output=output, seconds=seconds)
-        return result_from_frame(header, outputs, self.job, output, seconds)
+            return result("timeout", f"stopped after the time limit of {limits.wall:g} s")
+        if run.finished == "unreadable":
+            return result("error", "sent back results that bpgrade cannot read")
+        if run.finished == "frame":
+            return result_from_frames(run.frames, self.job, output, seconds, self.isolation)
+        status, message = _death(run.status, limits.cpu)
+        if run.frames and status != "timeout":
+            # How a process ends is the submission's choice: in the hidden cases it may say nothing.
+            message = "the submission ended its process in the hidden cases before it returned results"
+        return result(status, message)
+
+
+def _case_frame(cases) -> tuple[list, list[np.ndarray]]:
+    """Cases as the wire carries them: each case's inputs and params with every
+    array replaced by its index in the list of arrays, which travel raw."""
+    arrays: list[np.ndarray] = []
+
+    def index(tree):
+        if tree is None:
+            return None
+        if isinstance(tree, np.ndarray):
+            arrays.append(tree)
+            return len(arrays) - 1
+        if isinstance(tree, dict):
+            return {k: index(v) for k, v in tree.items()}
+        return [index(v) for v in tree]
+
+    return [{"inputs": index(list(inputs)), "params": index(params)} for inputs, params in cases], arrays
+
+
+def _close(run: _Running) -> None:
+    run.sock.close()
+    os.close(run.output_fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _death(status: int | None, cpu: float) -> tuple[str, str]:
@@ -330,14 +442,41 @@ def _death(status: int | None, cpu: float) -> tuple[str, str]:
     return "error", f"the submission ended its process (exit code {code}) before it returned results"
 
 
-def _read_output(path: Path, limit: int) -> str:
+def _remove_tree(root: Path) -> None:
+    """Remove ``root`` and whatever lies in it, without following links, without
+    recursion (a tree thousands of levels deep) and without raising: what cannot
+    be removed is left, and costs no batch.
+
+    Each folder found is first moved up into ``root``, so that no path grows long.
+    """
+    queue, moved = [str(root)], 0
+    while queue:
+        folder = queue.pop()
+        try:
+            os.chmod(folder, 0o700)  # a folder that a worker under the same uid shut
+            entries = list(os.scandir(folder))
+        except OSError:
+            entries = []
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    flat = os.path.join(root, f".removing-{moved}")
+                    moved += 1
+                    os.rename(entry.path, flat)
+                    queue.append(flat)
+                else:
+                    os.unlink(entry.path)
+            except OSError:
+                pass
+        if folder != str(root):
+            try:
+                os.rmdir(folder)
+            except OSError:
+                pass
     try:
-        with open(path, "rb") as f:
-            data = f.read(limit + 1)
+        os.rmdir(root)
     except OSError:
-        return ""
-    text = data[:limit].decode("utf-8", "replace")
-    return text + "\n[... output cut]" if len(data) > limit else text
+        pass
 
 
 def run_file(path: str | Path, job: Job) -> RunResult:

@@ -1,38 +1,117 @@
-"""Finding the submissions in the paths given to ``bpgrade grade``, and sharding them.
+"""Finding the submissions in the paths given to ``bpgrade grade``, reading them safely, and sharding them.
 
 Rules (SPEC.md): a file given directly is one submission; inside a given
 folder, every ``*.py`` and ``*.ipynb`` directly in it is one submission whose
 id is the file name without its suffix, and a sub-folder holding one ``.py``
 file, or else one ``.ipynb`` (or a ``submission.py`` or ``submission.ipynb``),
 is one submission named after the sub-folder.
+
+A submission file is hostile input. A symbolic link is followed only where it
+stays inside the folder it was found in (for a file given directly, the folder
+that holds it); one that leaves it is never opened, and the submission gets an
+error that says so. Files are opened without following links, must be regular
+files (not FIFOs or devices), and are read only up to a limit.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import importlib.util
+import os
+import stat
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 from .errors import BpgradeError, SubmissionError
+from .safetext import clean_name
 
 SUFFIXES = (".py", ".ipynb")
+#: The most code a submission may run, by default (``--max-size``): a notebook's outputs do not count.
+DEFAULT_MAX_SOURCE = 1 << 20
+#: The largest notebook file read at all (outputs, plots and tables included).
+MAX_NOTEBOOK_BYTES = 64 << 20
+LINK_OUT = "is a symbolic link that leads out of the submissions folder: bpgrade does not follow it"
 
 
 @dataclass(frozen=True)
 class Submission:
-    """One submission: its id (``"alice"``) and the file to grade."""
+    """One submission: its id (``"alice"``) and the file to grade; ``problem`` says
+    why it cannot be run (a link out of its folder), when it cannot."""
 
     id: str
     path: Path
+    problem: str | None = None
 
     def content_hash(self) -> str:
-        """SHA-256 of the file's bytes, or of nothing when it cannot be read."""
+        """SHA-256 of the file's bytes, or of why they cannot be read."""
         try:
-            return hashlib.sha256(self.path.read_bytes()).hexdigest()
-        except OSError:
-            return hashlib.sha256(b"").hexdigest()
+            return hashlib.sha256(read_file(self.path, MAX_NOTEBOOK_BYTES)).hexdigest()
+        except SubmissionError as e:
+            return hashlib.sha256(f"{self.problem or e}".encode("utf-8", "replace")).hexdigest()
+
+
+def read_file(path: str | Path, limit: int) -> bytes:
+    """The bytes of the regular file at ``path``, never through a symbolic link.
+
+    Raises:
+      SubmissionError: a link, a FIFO, a device or a folder, a file larger than
+        ``limit`` bytes, or one that cannot be read.
+    """
+    name = Path(path).name
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise SubmissionError(f"{name} is a symbolic link: bpgrade reads only the file itself") from None
+        raise SubmissionError(f"cannot read {name}: {e.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SubmissionError(f"{name} is not a regular file")
+        if info.st_size > limit:
+            raise SubmissionError(_too_large(name, info.st_size, limit))
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, limit + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise SubmissionError(_too_large(name, size, limit))
+        return b"".join(chunks)
+    except OSError as e:
+        raise SubmissionError(f"cannot read {name}: {e.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def _too_large(name: str, size: int, limit: int) -> str:
+    return (f"{name} holds {mib(size)} of code; bpgrade runs at most {mib(limit)} (--max-size): submit only the "
+            "code that defines the gradients")
+
+
+def mib(size: int) -> str:
+    """``"1 MiB"``, ``"0.5 MiB"``, ``"200.3 MiB"``."""
+    return f"{size / (1 << 20):.3g} MiB"
+
+
+def read_source(path: str | Path, limit: int) -> str:
+    """The text of a Python file, decoded as Python decodes it (a UTF-8 byte order
+    mark, a PEP 263 ``coding`` line), with universal newlines.
+
+    Raises:
+      SubmissionError: see :func:`read_file`; or bytes that its encoding cannot decode.
+    """
+    data = read_file(path, limit)
+    try:
+        return importlib.util.decode_source(data)
+    except (SyntaxError, UnicodeDecodeError, LookupError) as e:
+        raise SubmissionError(f"cannot decode {Path(path).name} as Python source: {e}") from None
 
 
 def collect(paths: Sequence[str | Path]) -> list[Submission]:
@@ -44,18 +123,18 @@ def collect(paths: Sequence[str | Path]) -> list[Submission]:
     """
     found: list[Submission] = []
     for given in map(Path, paths):
-        if given.is_file():
+        if given.is_symlink() and not _within(given, given.parent.resolve()):
+            found.append(Submission(clean_name(given.stem), given, f"{clean_name(given.name)} {LINK_OUT}"))
+        elif given.is_file():
             if given.suffix not in SUFFIXES:
                 raise SubmissionError(f"{given}: expected a .py or .ipynb file or a folder")
-            found.append(Submission(given.stem, given))
+            found.append(Submission(clean_name(given.stem), given))
         elif given.is_dir():
+            root = given.resolve()
             for entry in sorted(given.iterdir()):
-                if entry.is_file() and entry.suffix in SUFFIXES:
-                    found.append(Submission(entry.stem, entry))
-                elif entry.is_dir():
-                    inner = _folder_submission(entry)
-                    if inner is not None:
-                        found.append(Submission(entry.name, inner))
+                sub = _entry(entry, root)
+                if sub is not None:
+                    found.append(sub)
         else:
             raise SubmissionError(f"{given}: no such file or folder")
     seen: dict[str, Path] = {}
@@ -64,6 +143,30 @@ def collect(paths: Sequence[str | Path]) -> list[Submission]:
             raise SubmissionError(f"two submissions have the id {sub.id!r}: {seen[sub.id]} and {sub.path}")
         seen[sub.id] = sub.path
     return found
+
+
+def _within(path: Path, root: Path) -> bool:
+    """Whether ``path``, its links followed, lies in ``root`` (resolved)."""
+    resolved = path.resolve()
+    return resolved == root or root in resolved.parents
+
+
+def _entry(entry: Path, root: Path) -> Submission | None:
+    """The submission that an entry of a given folder is, if any."""
+    out = entry.is_symlink() and not _within(entry, root)
+    target = entry.resolve() if entry.is_symlink() else entry
+    if entry.suffix in SUFFIXES and (out or target.is_file()):
+        return Submission(clean_name(entry.stem), target, f"{clean_name(entry.name)} {LINK_OUT}" if out else None)
+    if out:
+        return (Submission(clean_name(entry.name), entry, f"the folder {clean_name(entry.name)} {LINK_OUT}")
+                if entry.is_dir() else None)
+    if target.is_dir():
+        inner = _folder_submission(target)
+        if inner is not None:
+            problem = None if _within(inner, root) else f"{clean_name(entry.name)}/{clean_name(inner.name)} {LINK_OUT}"
+            return Submission(clean_name(entry.name), inner.resolve() if inner.is_symlink() and not problem else inner,
+                              problem)
+    return None
 
 
 def _folder_submission(folder: Path) -> Path | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import bpgrade
-from bpgrade import _worker, gradescope
+from bpgrade import _confine, gradescope
 from bpgrade.packs import SHIPPED_DIR
 
 from conftest import REFERENCE, ROOT
@@ -280,6 +280,6 @@ def test_a_submission_cannot_forge_its_results(autograder, cli_env, mlp2_max):
     proc, results = run_autograder(autograder, cli_env, {"forger.py": forger})
     assert_valid(results, mlp2_max)
     assert results["score"] == 0.0
-    if _worker.landlock_abi() > 0:
+    if _confine.landlock_abi() > 0:
         assert os.listdir(autograder / "results") == ["results.json"]
         assert "100.0" not in (autograder / "results" / "results.json").read_text()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from bpgrade import _worker
+from bpgrade import _confine
 
 from conftest import REFERENCE, SUBMISSIONS
 from test_grading_mlp2 import ALL, MISTAKES, write_mistake
@@ -28,7 +28,7 @@ from test_runner import assert_gone
 HOSTILE = sorted((SUBMISSIONS / "hostile").glob("*.py"))
 GOOD = sorted((SUBMISSIONS / "mlp2").glob("good_*.py"))
 WRONG = [MISTAKES[0], MISTAKES[4], MISTAKES[8]]
-LANDLOCK = _worker.landlock_abi() > 0
+LANDLOCK = _confine.landlock_abi() > 0
 
 
 def expectation(path: Path) -> tuple[str, bool]:

@@ -1,0 +1,184 @@
+"""Calling a submission's graded functions on the cases, and reading what they return.
+
+The fork server's workers call them here, and so does the grader for functions
+that live in its own process (:func:`bpgrade.runner.run_functions`). Imports
+nothing but NumPy and the standard library.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any, Callable, Collection, Mapping, Sequence
+
+import numpy as np
+
+from ._wire import MAX_ELEMENTS
+
+#: No graded function may return more arrays than this.
+MAX_LEAVES = 1000
+#: Characters of an error message kept.
+MAX_MESSAGE = 500
+#: The error kind of a function that returned what is not made of arrays of numbers.
+RETURN_KIND = "return"
+
+
+class ReturnError(Exception):
+    """A graded function returned something that is not an array of numbers."""
+
+
+def to_array(value: Any) -> tuple[np.ndarray, str]:
+    """``value`` as a plain float64 ndarray, and the dtype it came in."""
+    if type(value) is np.ndarray and value.dtype.char == "d":
+        # The common case, without a dtype conversion or a name lookup. Still a
+        # copy: a function may return the same buffer on every call.
+        if value.size > MAX_ELEMENTS:
+            raise ReturnError(f"returned {value.size} numbers, more than any gradient here holds")
+        return value.copy(), "float64"
+    if value is None:
+        raise ReturnError("returned None (is a `return` missing?)")
+    try:
+        arr = np.asarray(value)
+    except Exception:
+        raise ReturnError(f"returned a {type(value).__name__}, not an array of numbers") from None
+    if arr.dtype.kind not in "biuf":
+        raise ReturnError(f"returned an array of {arr.dtype}, not of real numbers")
+    if arr.size > MAX_ELEMENTS:
+        raise ReturnError(f"returned {arr.size} numbers, more than any gradient here holds")
+    return np.array(arr, dtype=np.float64), str(arr.dtype)
+
+
+def describe_exception(exc: BaseException, filenames: Collection[str | None]) -> str:
+    """``"ZeroDivisionError: division by zero (line 12: `return 1 / 0`)"``, or
+    ``(cell 7, line 3: ...)`` in a notebook.
+
+    The line quoted is the last one of the traceback that lies in one of
+    ``filenames`` (the submission's), so that the student sees their own code.
+    """
+    text = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    if isinstance(exc, SyntaxError) and exc.filename in filenames and exc.lineno:
+        return (text + _where(exc.filename, exc.lineno, exc.text))[:MAX_MESSAGE]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename in filenames]
+    if frames:
+        text += _where(frames[-1].filename, frames[-1].lineno, frames[-1].line)
+    return text[:MAX_MESSAGE]
+
+
+def _where(filename: str, lineno: int, line: str | None) -> str:
+    # A notebook's cells run as "cell 7"; a .py file's name ends with .py.
+    at = f"{filename}, line {lineno}" if filename[5:].isdigit() and filename.startswith("cell ") else f"line {lineno}"
+    line = (line or "").strip()
+    return f" ({at}: `{line}`)" if line else f" ({at})"
+
+
+def _holds_arrays(item: list | tuple) -> bool:
+    """Whether a list holds arrays or dicts, at any depth (else it is itself an array, written as lists)."""
+    stack = [item]
+    while stack:
+        for element in stack.pop():
+            if isinstance(element, (np.ndarray, dict)):
+                return True
+            if isinstance(element, (list, tuple)):
+                stack.append(element)
+    return False
+
+
+def leaves(value: Any, path: str = "") -> list[tuple[str, Any]]:
+    """The leaves of a nest of lists, tuples and dicts (string keys, sorted),
+    each with its path: ``[("[0].b", ...), ("[0].w", ...), ...]``. A list of
+    numbers (or of lists of numbers) is a leaf, as is anything that is not a
+    list, tuple or dict. A bare leaf has the path ``""``.
+
+    Raises:
+      ReturnError: more than MAX_LEAVES leaves, or a dict key that is not a string.
+    """
+    found: list[tuple[str, Any]] = []
+    stack = [(path, value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, (list, tuple)) and _holds_arrays(item):
+            stack.extend((f"{where}[{i}]", v) for i, v in reversed(list(enumerate(item))))
+        elif isinstance(item, dict):
+            if not all(isinstance(k, str) for k in item):
+                raise ReturnError("returned a dict whose keys are not all strings")
+            stack.extend((f"{where}.{k}", item[k]) for k in sorted(item, reverse=True))
+        else:
+            found.append((where, item))
+        if len(found) + len(stack) > MAX_LEAVES:
+            raise ReturnError(f"returned more than {MAX_LEAVES} arrays")
+    return found
+
+
+def _copy(tree: Any) -> Any:
+    if isinstance(tree, np.ndarray):
+        return tree.copy()
+    if isinstance(tree, dict):
+        return {k: _copy(v) for k, v in tree.items()}
+    return [_copy(v) for v in tree]
+
+
+def call_targets(functions: Mapping[str, Callable | None], cases: Sequence[tuple[Sequence[Any], Mapping]],
+                 nested: Collection[str] = ()) -> tuple[dict, list[np.ndarray]]:
+    """Call every graded function on every case.
+
+    Args:
+      functions: target name to the submission's function (None when missing).
+      cases: per case, the positional inputs and the params dict (arrays, or
+        nests of lists and dicts of arrays); params None: no params argument.
+      nested: the targets whose gradient is a nest of arrays (a list of
+        layers); the others are one array each.
+
+    Returns:
+      A header ``{"targets": {name: {"missing", "error", "error_kind",
+      "error_case", "memory", "outputs": [per case, [[path, array index,
+      dtype], ...]]}}}`` and the arrays it indexes. ``error_kind`` is the
+      exception's class name, or :data:`RETURN_KIND`. A nested target's function returns a nest of arrays
+      (:func:`leaves`), any other an array. A function that raises, or returns what is not made of
+      arrays of numbers, is not called again on later cases.
+    """
+    targets, arrays = {}, []
+    for name, fn in functions.items():
+        record = {"missing": fn is None, "error": None, "error_kind": None, "error_case": None, "memory": False,
+                  "outputs": []}
+        targets[name] = record
+        if fn is None:
+            continue
+        filename = getattr(getattr(fn, "__code__", None), "co_filename", None)
+        for index, (inputs, params) in enumerate(cases):
+            # Fresh copies: a function that changes its arguments in place
+            # must not change what the next function sees.
+            args = [_copy(a) for a in inputs] + ([] if params is None else [_copy(params)])
+            try:
+                returned = fn(*args)
+                if name not in nested:
+                    out, dtype = to_array(returned)
+                    case_leaves = [["", len(arrays), dtype]]
+                    arrays.append(out)
+                else:
+                    case_leaves = []
+                    for path, leaf in leaves(returned):
+                        out, dtype = to_array(leaf)
+                        case_leaves.append([path, len(arrays), dtype])
+                        arrays.append(out)
+            except ReturnError as e:
+                record.update(error=f"{name}: {e}", error_kind=RETURN_KIND, error_case=index)
+            except BaseException as e:  # noqa: BLE001 - student code may raise anything, SystemExit included
+                record.update(error=describe_exception(e, {filename}), error_kind=type(e).__name__, error_case=index,
+                              memory=isinstance(e, MemoryError))
+            else:
+                record["outputs"].append(case_leaves)
+                continue
+            break
+    return {"targets": targets}, arrays
+
+
+def build(structure: Any, arrays: Sequence[np.ndarray]) -> Any:
+    """A nest of lists and dicts whose ints index ``arrays``, with the arrays put in."""
+    if structure is None:
+        return None
+    if isinstance(structure, int):
+        return arrays[structure]
+    if isinstance(structure, dict):
+        return {k: build(v, arrays) for k, v in structure.items()}
+    return [build(v, arrays) for v in structure]
+
+
