@@ -10,13 +10,19 @@ with one mistake each), then measures:
 - a fresh `python` per submission that imports NumPy, runs the file and calls
   the functions (what a simple isolating grader does), on a sample.
 
-    python benchmarks/grade_throughput.py [--count 1000] [--jobs N]
+With ``--against CHECKOUT`` (another checkout of bpgrade, run from its source
+with this environment's packages), both graders are timed warm, one after the
+other, ``--repeat`` times, and the medians and their ratio are printed: before
+and after figures from one run, on one machine state.
+
+    python benchmarks/grade_throughput.py [--count 1000] [--jobs N] [--against CHECKOUT] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -65,8 +71,10 @@ def build(folder: Path, count: int) -> list[Path]:
     return paths
 
 
-def timed_cli(folder: Path, db: Path, jobs: int, cache: str) -> float:
+def timed_cli(folder: Path, db: Path, jobs: int, cache: str, checkout: Path | None = None) -> float:
     env = {**os.environ, "BPGRADE_CACHE_DIR": cache}
+    if checkout is not None:
+        env["PYTHONPATH"] = str(checkout)
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "bpgrade", "grade", str(folder), "-e", "mlp2", "--db", str(db),
                     "--jobs", str(jobs), "-q", "-o", os.devnull], check=True, env=env)
@@ -108,7 +116,12 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--jobs", type=int, default=DEFAULT_JOBS)
     parser.add_argument("--fresh-sample", type=int, default=100)
+    parser.add_argument("--against", type=Path, metavar="CHECKOUT", help="another checkout of bpgrade to time beside "
+                        "this one (warm), alternately")
+    parser.add_argument("--repeat", type=int, default=3, help="timings of each grader with --against")
     args = parser.parse_args()
+    if args.against is not None:
+        return compare(args)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         batch = work / "batch"
@@ -129,6 +142,33 @@ def main() -> None:
     print(f"a fresh python per submission ({len(sample)} timed, scaled): {new:6.2f} s  {n / new:6.0f}/s")
     print(f"grade (warm) / floor: {bottom / warm:.2f} of the floor's rate")
     print(f"grade (warm) / fresh python: {new / warm:.1f}x faster")
+
+
+def compare(args) -> None:
+    """This checkout's `bpgrade grade` against another's, warm, alternately."""
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        batch = work / "batch"
+        batch.mkdir()
+        build(batch, args.count)
+        caches = {"this": str(work / "xla-this"), "other": str(work / "xla-other")}
+        checkouts = {"this": None, "other": args.against.resolve()}
+        for name in checkouts:  # fill the compilation caches
+            timed_cli(batch, work / f"warmup-{name}.sqlite", args.jobs, caches[name], checkouts[name])
+        times: dict[str, list[float]] = {"this": [], "other": []}
+        for i in range(args.repeat):
+            for name in checkouts:
+                times[name].append(timed_cli(batch, work / f"{name}-{i}.sqlite", args.jobs, caches[name],
+                                             checkouts[name]))
+    n = args.count
+    print(f"{n} mlp2 submissions, {args.jobs} workers, {len(os.sched_getaffinity(0))} CPUs, warm, "
+          f"{args.repeat} runs each, alternately")
+    for name, label in (("other", f"{args.against}"), ("this", "this checkout")):
+        runs = ", ".join(f"{t:.2f}" for t in times[name])
+        median = statistics.median(times[name])
+        print(f"{label}: median {median:.2f} s ({n / median:.0f}/s); runs {runs}")
+    ratio = statistics.median(times["this"]) / statistics.median(times["other"])
+    print(f"this / {args.against}: {ratio:.3f} of the time")
 
 
 if __name__ == "__main__":

@@ -24,11 +24,12 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from . import _calls
+from ._calls import RETURN_KIND
 from .cases import Case
 from .diagnosis import Diagnoser
 from .packs import Pack, Target, Tolerance
 from .reports import Diagnosis, TargetResult
-from .runner import TargetRun
+from .runner import SHOWN_KINDS, TargetRun
 
 _LOW_PRECISION = ("float32", "float16")
 
@@ -138,8 +139,13 @@ def _compare_leaf(pack: Pack, target: Target, cases: Sequence[Case], expected: E
         return fail(f"{target.function} returned {what} {got.shape}, expected {expected_shape} in "
                     f"{cases[i].describe()}", diagnosis)
     if run.error is not None:
-        where = cases[run.error_case].describe() if run.error_case is not None else "a case"
         code = "memory" if run.memory else "error"
+        if run.error_case is not None and cases[run.error_case].hidden:
+            # What a submission says in a hidden case could carry the case's inputs: never shown.
+            message = f"{target.function} {_failure(run, code)} in a hidden case"
+            return fail(message, Diagnosis(code, f"{message}; hidden cases show no messages: make it work on "
+                                                 "every shape the exercise allows, N = 1 and 1-wide layers too."))
+        where = cases[run.error_case].describe() if run.error_case is not None else "a case"
         return fail(f"{run.error} in {where}", diagnoser.error(target, code, run.error, where))
     if len(run.outputs) != len(cases):
         message = f"{target.function} returned results for {len(run.outputs)} of {len(cases)} cases"
@@ -160,6 +166,15 @@ def _compare_leaf(pack: Pack, target: Target, cases: Sequence[Case], expected: E
         return diagnoser.values(target, expected.path, expected.cases, expected.arrays, outputs, failing)
 
     return _compare_values(name, points, cases, expected, outputs, run.dtypes, got, pack.tolerance, hidden, diagnose)
+
+
+def _failure(run: TargetRun, code: str) -> str:
+    """What went wrong, in words the submission did not choose: ``raised ValueError``."""
+    if code == "memory":
+        return "ran out of memory"
+    if run.error_kind == RETURN_KIND:
+        return "returned what is not an array of numbers"
+    return f"raised {run.error_kind}" if run.error_kind in SHOWN_KINDS else "raised an exception"
 
 
 def _returned(leaves: Mapping[str, np.ndarray]) -> str:

@@ -34,16 +34,27 @@ def to_jsonl(reports: Sequence[Report]) -> str:
 
 def to_csv(reports: Sequence[Report]) -> str:
     """One row per submission: its id, exercise, status, a column per target's
-    score, the total and the maximum."""
+    score, the total and the maximum. A text cell that a spreadsheet would
+    take for a formula is neutralised (:func:`spreadsheet_text`)."""
     names = target_names(reports)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["submission", "exercise", "status", *names, "score", "max_score"])
+    writer.writerow(["submission", "exercise", "status", *map(spreadsheet_text, names), "score", "max_score"])
     for r in reports:
         scores = {t.name: t.score for t in r.targets}
-        writer.writerow([r.submission, r.exercise, r.status, *(f"{scores.get(n, '')}" for n in names),
-                         r.score, r.max_score])
+        writer.writerow([spreadsheet_text(r.submission), spreadsheet_text(r.exercise), r.status,
+                         *(f"{scores.get(n, '')}" for n in names), r.score, r.max_score])
     return out.getvalue()
+
+
+#: What a spreadsheet reads as the start of a formula (OWASP, "CSV Injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(text: str) -> str:
+    """``text`` for a spreadsheet cell: one that starts like a formula
+    (``=HYPERLINK(...)``) gets a leading ``'``, so that it is shown, not run."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 #: Characters that XML 1.0 cannot hold (a submission's error message may carry them).

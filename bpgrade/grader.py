@@ -121,14 +121,18 @@ def check(exercise: str | Path | Pack, submission: SubmissionArg, *, seed: int |
         name = "functions"
     else:
         path = Path(submission)
-        if not path.is_file() and not path.is_symlink():
+        try:
+            exists = path.is_file() or path.is_symlink()
+        except OSError as e:
+            raise SubmissionError(f"{path}: {e.strerror}") from None
+        if not exists:
             raise SubmissionError(f"{path}: no such file")
         if path.suffix not in SUFFIXES:
             raise SubmissionError(f"{path}: expected a Python file (.py) or a notebook (.ipynb)")
         found = collect([path])[0]
         if found.problem:
             raise SubmissionError(found.problem)
-        name = found.id
+        path, name = found.path, found.id
     setup = _Setup.make(pack, seed, device)
     job = setup.job(Limits.for_pack(pack, timeout, source=max_size), run_all)
     run = run_functions(submission, job) if isinstance(submission, Mapping) else run_file(path, job)

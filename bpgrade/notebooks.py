@@ -27,6 +27,7 @@ from pathlib import Path
 
 from ._standins import DISPLAY_STUB, NOTEBOOK_NAMES
 from .errors import SubmissionError
+from .safetext import clean
 from .submissions import DEFAULT_MAX_SOURCE, MAX_NOTEBOOK_BYTES, mib, read_file
 
 #: Modules that only show things; a notebook's imports of them are not run.
@@ -110,7 +111,8 @@ def parse_notebook(text: str, *, run_all: bool = False) -> Program:
     if not code_cells:
         raise SubmissionError("the notebook has no code cells: write the gradient functions in code cells")
     partly = any(": left out `" in note for note in notes)
-    notes = _capped(notes, _SHOWN_NOTES * 5, "notes")
+    # Notes quote the notebook: text the submission controls.
+    notes = [clean(note) for note in _capped(notes, _SHOWN_NOTES * 5, "notes")]
     if partly:
         notes.append("only imports, definitions and constants ran; --run-all runs every code cell")
     return Program(tuple(cells), tuple(notes))

@@ -123,25 +123,38 @@ def collect(paths: Sequence[str | Path]) -> list[Submission]:
     """
     found: list[Submission] = []
     for given in map(Path, paths):
-        if given.is_symlink() and not _within(given, given.parent.resolve()):
-            found.append(Submission(clean_name(given.stem), given, f"{clean_name(given.name)} {LINK_OUT}"))
-        elif given.is_file():
-            if given.suffix not in SUFFIXES:
-                raise SubmissionError(f"{given}: expected a .py or .ipynb file or a folder")
-            found.append(Submission(clean_name(given.stem), given))
-        elif given.is_dir():
-            root = given.resolve()
-            for entry in sorted(given.iterdir()):
-                sub = _entry(entry, root)
-                if sub is not None:
-                    found.append(sub)
-        else:
-            raise SubmissionError(f"{given}: no such file or folder")
+        try:
+            found += _given(given)
+        except OSError as e:
+            raise SubmissionError(f"{given}: {e.strerror}") from None
     seen: dict[str, Path] = {}
     for sub in found:
         if sub.id in seen:
             raise SubmissionError(f"two submissions have the id {sub.id!r}: {seen[sub.id]} and {sub.path}")
         seen[sub.id] = sub.path
+    return found
+
+
+def _given(given: Path) -> list[Submission]:
+    """The submissions that one path given on the command line holds."""
+    if given.is_symlink() and not _within(given, given.parent.resolve()):
+        return [Submission(clean_name(given.stem), given, f"{clean_name(given.name)} {LINK_OUT}")]
+    if given.is_file():
+        if given.suffix not in SUFFIXES:
+            raise SubmissionError(f"{given}: expected a .py or .ipynb file or a folder")
+        return [Submission(clean_name(given.stem), given.resolve() if given.is_symlink() else given)]
+    if not given.is_dir():
+        raise SubmissionError(f"{given}: no such file or folder")
+    found = []
+    root = given.resolve()
+    for entry in sorted(given.iterdir()):
+        try:
+            sub = _entry(entry, root)
+        except OSError as e:  # a folder or file of the batch that bpgrade may not read
+            sub = Submission(clean_name(entry.stem if entry.suffix in SUFFIXES else entry.name), entry,
+                             f"{clean_name(entry.name)} cannot be read: {e.strerror}")
+        if sub is not None:
+            found.append(sub)
     return found
 
 

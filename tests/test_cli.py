@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import REFERENCE
+from conftest import REFERENCE, SUBMISSIONS
 
 from test_grading_mlp2 import MISTAKES, write_mistake
 
@@ -146,3 +146,33 @@ def test_scratch_that_workers_cannot_enter_is_a_clear_error(bpgrade_cmd, cli_env
                           env={**cli_env, "TMPDIR": str(shut)}, timeout=120)
     assert proc.returncode == 1 and "set TMPDIR" in proc.stderr and "Traceback" not in proc.stderr
     assert list(shut.iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown", "junit", "gradescope"])
+def test_check_of_text_that_cannot_be_encoded_exits_1_with_clean_output(run, fmt):
+    proc = run("check", SUBMISSIONS / "hostile" / "raises_unencodable.py", "-e", "mlp2", "--format", fmt)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and "\x1b" not in proc.stdout + proc.stderr
+    assert "\ufffd" in (json.dumps(json.loads(proc.stdout), ensure_ascii=False) if fmt in ("json", "gradescope")
+                         else proc.stdout)
+
+
+def test_check_does_not_follow_a_link_out_of_its_folder(run, tmp_path):
+    (tmp_path / "inside").mkdir()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOKEN=SECRET-LINE\n")
+    (tmp_path / "inside" / "mlp2.py").symlink_to(secret)
+    proc = run("check", tmp_path / "inside" / "mlp2.py", "-e", "mlp2")
+    assert proc.returncode == 2 and "symbolic link that leads out" in proc.stderr
+    assert "SECRET-LINE" not in proc.stdout + proc.stderr
+    (tmp_path / "inside" / "ref.py").write_text(REFERENCE.read_text())
+    (tmp_path / "inside" / "linked.py").symlink_to("ref.py")
+    assert run("check", tmp_path / "inside" / "linked.py", "-e", "mlp2").returncode == 0
+
+
+def test_a_terminal_escape_in_a_file_name_never_reaches_the_terminal(run, tmp_path):
+    path = tmp_path / "\x1b]0;owned\x07\x1b[2J.py"
+    path.write_text(REFERENCE.read_text())
+    proc = run("check", path, "-e", "mlp2")
+    assert proc.returncode == 0 and "\x1b" not in proc.stdout + proc.stderr
+    assert "\\x1b]0;owned\\x07\\x1b[2J" in proc.stdout

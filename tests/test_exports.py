@@ -136,3 +136,12 @@ def test_every_format_of_grade_and_merge(bpgrade_cmd, cli_env, tmp_path, fmt):
     assert merged.returncode == 0, merged.stderr
     assert merged.stdout == graded.stdout
     assert "alice" in graded.stdout and "bob" in graded.stdout
+
+
+def test_a_cell_that_a_spreadsheet_would_run_is_shown_as_text(reports):
+    formula = Report(**{**reports["ref"].__dict__, "submission": '=HYPERLINK("http:evil";"x")'})
+    others = [Report(**{**reports["ref"].__dict__, "submission": start + "x"}) for start in "+-@\t"]
+    rows = list(csv.reader(io.StringIO(exports.to_csv([formula, *others]))))
+    assert [row[0] for row in rows[1:]] == ["'=HYPERLINK(\"http:evil\";\"x\")", "'+x", "'-x", "'@x", "'\tx"]
+    assert rows[1][-2:] == ["5.0", "5.0"]  # numbers stay numbers
+    assert exports.spreadsheet_text("alice") == "alice"

@@ -283,3 +283,33 @@ def test_a_submission_cannot_forge_its_results(autograder, cli_env, mlp2_max):
     if _confine.landlock_abi() > 0:
         assert os.listdir(autograder / "results") == ["results.json"]
         assert "100.0" not in (autograder / "results" / "results.json").read_text()
+
+
+def test_a_link_out_of_the_upload_is_not_followed(mlp2, tmp_path):
+    secret = tmp_path / "secret.py"
+    secret.write_text("root:x:0:0:SECRET-LINE\n")
+    upload = tmp_path / "submission"
+    upload.mkdir()
+    (upload / "hw3.py").symlink_to(secret)
+    with pytest.raises(bpgrade.SubmissionError, match="hw3.py is a symbolic link that leads out"):
+        gradescope.find_submission(upload, mlp2)
+    results = gradescope.autograde(mlp2, upload)
+    assert results["score"] == 0.0 and "SECRET-LINE" not in json.dumps(results)
+    (upload / "hw3.py").unlink()
+    (upload / "sub").symlink_to(tmp_path, target_is_directory=True)  # a folder link is not walked into
+    (upload / "real.py").write_text(REFERENCE.read_text())
+    assert gradescope.find_submission(upload, mlp2) == upload / "real.py"
+
+
+def test_text_no_json_reader_takes_never_reaches_results_json(bpgrade_cmd, cli_env, tmp_path, mlp2_max):
+    (tmp_path / "submission").mkdir()
+    shutil.copy(ROOT / "tests" / "submissions" / "hostile" / "raises_unencodable.py", tmp_path / "submission")
+    proc = run_gradescope(bpgrade_cmd, cli_env, "-e", "mlp2", "--submission-dir", tmp_path / "submission",
+                          "--results", tmp_path / "results.json")
+    assert proc.returncode == 0, proc.stderr
+    raw = (tmp_path / "results.json").read_bytes()
+    results = json.loads(raw)
+    assert_valid(results, mlp2_max)
+    assert b"\\ud8" not in raw.lower() and b"\\udc" not in raw.lower() and b"\\u001b" not in raw
+    json.dumps(results, ensure_ascii=False).encode("utf-8")
+    assert "boom \ufffd" in results["tests"][0]["output"]

@@ -138,3 +138,99 @@ def test_through_the_cli_every_format_counts_the_hidden_cases(pack_dir, bpgrade_
     assert graded.returncode == 0, graded.stderr
     [line] = graded.stdout.splitlines()
     assert json.loads(line)["hidden_cases"] == 24 and str(HIDDEN_SEED) not in line
+
+
+def hidden_values(cases) -> list[str]:
+    """How the hidden cases' inputs would read in a message: each x's entries, as Python prints them."""
+    return [repr(float(v)) for c in cases if c.hidden for v in c.tensors["x"].flat]
+
+
+SAYS_THE_INPUTS = REFERENCE.read_text() + '''
+import gc
+import sys
+
+calls = 0
+
+
+class Leak(Exception):
+    pass
+
+
+_b1 = grad_b1
+
+
+def grad_b1(x, y, params):
+    global calls
+    calls += 1
+    if calls > 24:  # the hidden cases: say what they are, in every way a submission may
+        print("inputs", x.tolist(), flush=True)
+        raise ValueError(f"{x.tolist()}")
+    return _b1(x, y, params)
+
+
+def grad_w2(x, y, params):
+    if calls > 24:
+        raise type("E" + str(abs(hash(x.tobytes()))), (Exception,), {})()
+    return x  # the wrong shape in a public case: the message shows what it returned
+
+
+def grad_b2(x, y, params):
+    if calls > 24:
+        return {"b2": str(x.tolist())}
+    return {"b2": x}
+'''
+
+
+def test_what_a_submission_says_in_a_hidden_case_is_never_shown(pack, cases, tmp_path):
+    path = tmp_path / "says_the_inputs.py"
+    path.write_text(SAYS_THE_INPUTS)
+    report = bpgrade.check(pack, path)
+    by_name = {t.name: t for t in report.targets}
+    assert report.status == "ok" and by_name["w1"].passed and by_name["x"].passed
+    assert by_name["b1"].message == "grad_b1 raised ValueError in a hidden case"
+    assert by_name["b1"].diagnosis.code == "error"
+    assert "inputs" not in report.output  # printed after it saw the hidden cases
+    leaks = hidden_values(cases)
+    for rendered in [*renderings(report), report.output]:
+        assert not any(value in rendered for value in leaks)
+        assert str(HIDDEN_SEED) not in rendered
+
+
+FINDS_THE_HIDDEN_INPUTS = REFERENCE.read_text() + '''
+import gc
+import sys
+
+import numpy as np
+
+
+def grad_w1(x, y, params):
+    """In a public case: every float64 array this process holds, in the error message."""
+    seen = [o for o in gc.get_objects() if isinstance(o, (list, tuple, dict))]
+    frame, found = sys._getframe(), []
+    while frame is not None:
+        seen.extend(frame.f_locals.values())
+        frame = frame.f_back
+    stack = list(seen)
+    while stack and len(found) < 2000:
+        item = stack.pop()
+        if isinstance(item, np.ndarray) and item.dtype == np.float64:
+            found.extend(item.ravel().tolist()[:4])
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item[:100])
+        elif isinstance(item, dict):
+            stack.extend(list(item.values())[:100])
+    raise ValueError(" ".join(map(repr, found)))
+'''
+
+
+def test_a_public_case_cannot_reach_the_hidden_inputs(pack, cases, tmp_path):
+    """The worker holds only the public cases until it has sent their results: what it
+    says in a public case (shown in full) cannot carry the hidden ones."""
+    path = tmp_path / "finds_the_hidden_inputs.py"
+    path.write_text(FINDS_THE_HIDDEN_INPUTS)
+    report = bpgrade.check(pack, path)
+    w1 = report.targets[0]
+    assert "ValueError" in w1.message and "in case 0" in w1.message
+    public = [repr(float(v)) for c in cases if not c.hidden for v in c.tensors["x"].flat]
+    assert any(value in w1.message for value in public)  # it does see the public inputs
+    assert not any(value in w1.message for value in hidden_values(cases))

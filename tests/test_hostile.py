@@ -1,16 +1,22 @@
-"""A batch of hostile submissions graded together with good and wrong ones.
+"""A batch of hostile submissions graded together with good and wrong ones, by
+the grader as the user who runs the tests (root in CI) and as an unprivileged
+user (:mod:`unprivileged`).
 
 Each hostile submission is bounded (a capped memory hog, a few forks), so that
-a broken sandbox fails this test instead of taking the machine down. Each
+a broken sandbox fails this test instead of taking the machine down. A file
 declares in its docstring what must become of it (``EXPECT: status[, no
-credit]``); every other submission must get exactly its right grade.
+credit]``); every other submission must get exactly its right grade, and
+nothing a hostile one does may reach the grader's secrets, files, terminal,
+gradebook, exports or the network.
 """
 
 import hashlib
 import json
 import os
 import re
+import select
 import shutil
+import socket
 import sqlite3
 import subprocess
 import tempfile
@@ -19,7 +25,10 @@ from pathlib import Path
 
 import pytest
 
-from bpgrade import _confine
+import unprivileged
+from bpgrade import _confine, exports
+from bpgrade.gradebook import Gradebook
+from bpgrade.safetext import clean_name
 
 from conftest import REFERENCE, SUBMISSIONS
 from test_grading_mlp2 import ALL, MISTAKES, write_mistake
@@ -29,6 +38,17 @@ HOSTILE = sorted((SUBMISSIONS / "hostile").glob("*.py"))
 GOOD = sorted((SUBMISSIONS / "mlp2").glob("good_*.py"))
 WRONG = [MISTAKES[0], MISTAKES[4], MISTAKES[8]]
 LANDLOCK = _confine.landlock_abi() > 0
+MODES = ["invoking user", "unprivileged user"]
+
+TOKEN = "tok-" + hashlib.sha256(os.urandom(16)).hexdigest()[:24]
+PEER_MARKER = "peer-" + hashlib.sha256(os.urandom(16)).hexdigest()[:24]
+ENV_SECRET = "hunter2-" + hashlib.sha256(os.urandom(16)).hexdigest()[:12]
+FORMULA = '=HYPERLINK("http:evil";"x")'
+ESCAPES = "\x1b]0;owned\x07\x1b[2J"
+#: Submissions that must get full marks, besides the good ones and the reference.
+RIGHT = ["peer", "bom", "latin1", "inner_link", "huge_notebook", "notebook_with_outputs", FORMULA, ESCAPES]
+#: Links out of the batch: refused, with an error that says so.
+LINKS_OUT = ["link_to_token", "link_to_reference", "linked_folder"]
 
 
 def expectation(path: Path) -> tuple[str, bool]:
@@ -38,11 +58,12 @@ def expectation(path: Path) -> tuple[str, bool]:
 
 
 def digest(folder: Path) -> dict[str, str]:
-    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*"))
+            if p.is_file() and not p.is_symlink()}
 
 
-def uid_processes() -> list[str]:
-    """Processes still running (not zombies) under the workers' uids."""
+def processes_of(uids: range) -> list[str]:
+    """Processes still running (not zombies) under ``uids``."""
     alive = []
     for stat in Path("/proc").glob("[0-9]*/status"):
         try:
@@ -51,24 +72,33 @@ def uid_processes() -> list[str]:
             continue
         uid = int(re.search(r"^Uid:\s+(\d+)", text, re.M).group(1))
         state = re.search(r"^State:\s+(\w)", text, re.M).group(1)
-        if 64000 <= uid < 64100 and state not in "ZX":
+        if uid in uids and state not in "ZX":
             alive.append(stat.parent.name)
     return alive
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory, bpgrade_cmd, cli_env):
-    root = tmp_path_factory.mktemp("hostile")
-    batch = root / "batch"
-    batch.mkdir()
+def uid_processes() -> list[str]:
+    """Processes still running under the workers' own uids (a root grader's)."""
+    return processes_of(range(64000, 64100))
+
+
+def notebook(*cells: str, outputs: str = "") -> str:
+    return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "code", "metadata": {}, "execution_count": None, "source": cell,
+         "outputs": [{"output_type": "stream", "name": "stdout", "text": outputs}] if outputs else []}
+        for cell in cells]})
+
+
+def write_batch(batch: Path, private: Path, token: Path, db: Path, ports: tuple[int, int]) -> None:
+    """The batch: good, wrong and hostile submissions, and links in and out of it."""
+    reference = REFERENCE.read_text()
     for path in [*HOSTILE, *GOOD, REFERENCE]:
         shutil.copy(path, batch / path.name)
     for name, old, new, *_ in WRONG:
         write_mistake(batch, name, old, new)
-    db = root / "grades.sqlite"
-    targets = [str(p) for p in sorted(batch.glob("*.py"))] + [str(db), str(REFERENCE)]
+    targets = [str(p) for p in sorted(batch.glob("*.py"))] + [str(db), str(REFERENCE), str(token)]
     (batch / "writes_other_files.py").write_text(
-        f'"""Appends to other submissions, the gradebook and the reference. EXPECT: ok"""\nimport os\n'
+        f'"""Appends to other submissions, the gradebook, the reference and a secret. EXPECT: ok"""\nimport os\n'
         f"for path in {targets!r}:\n"
         "    for how in ('append', 'remove'):\n"
         "        try:\n"
@@ -78,49 +108,136 @@ def graded(tmp_path_factory, bpgrade_cmd, cli_env):
     (batch / "reads_reference.py").write_text(
         f'"""Runs the reference solution from where it lies. EXPECT: any, no credit"""\n'
         f"try:\n    exec(open({str(REFERENCE)!r}).read())\nexcept OSError:\n    pass\n")
+    (batch / "peer.py").write_text(f"# {PEER_MARKER}\n" + reference)
+    (batch / "steals_secrets.py").write_text(
+        '"""Reads the grader\'s secrets: a file of its user, its environment, a peer\'s source. '
+        'EXPECT: ok, no credit"""\nimport os\n\n'
+        "try:\n    pids = [p for p in os.listdir('/proc') if p.isdigit()][:300]\nexcept OSError:\n    pids = []\n"
+        f"paths = [{str(token)!r}, {str(batch / 'peer.py')!r}, f'/proc/{{os.getppid()}}/environ',\n"
+        "         f'/proc/{os.getppid()}/cmdline'] + [f'/proc/{p}/environ' for p in pids]\n"
+        "found = []\nfor path in paths:\n    try:\n        with open(path, 'rb') as f:\n"
+        "            found.append(f.read(1 << 16))\n    except OSError:\n        pass\n"
+        "text = b' '.join(found).decode('latin-1')\nprint('found', len(found), text[:3000])\n\n\n"
+        "def grad_w1(x, y, params):\n    raise ValueError(text[:450])\n")
+    (batch / "sends_datagrams.py").write_text(
+        '"""Sends a UDP datagram and opens a TCP connection to the grader\'s machine. EXPECT: ok"""\nimport socket\n\n'
+        "try:\n    socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'leak', "
+        f"('127.0.0.1', {ports[0]}))\n    print('sent')\nexcept OSError as e:\n    print('udp refused', e)\n"
+        f"try:\n    socket.socket().connect(('127.0.0.1', {ports[1]}))\n"
+        "    print('connected')\nexcept OSError as e:\n    print('tcp refused', e)\n")
+    (batch / "replaces_its_output.py").write_text(
+        '"""Replaces where it prints, and where a source would lie, with a FIFO and links to a secret. '
+        'EXPECT: ok"""\nimport os\n\n'
+        f"for step in (lambda: os.mkfifo('output.txt'), lambda: os.symlink({str(token)!r}, 'output.txt'),\n"
+        f"             lambda: os.symlink({str(token)!r}, 'submission.py'), lambda: os.mkfifo('server.log')):\n"
+        "    try:\n        step()\n        print('done')\n    except OSError as e:\n"
+        "        print('refused', type(e).__name__)\n")
+    (batch / "nested_plus.py").write_text(
+        '"""20,000 chained additions, and the name of an autodiff library in a comment. EXPECT: error, no credit"""'
+        "\n# jax\nx = " + "+".join(["1"] * 20_000) + "\n")
+    (batch / "nested_minus.py").write_text(
+        '"""20,000 unary minuses. EXPECT: error, no credit"""\nx = ' + "-" * 20_000 + "1\n")
+    (batch / "too_large.py").write_text(
+        '"""The reference with 2 MiB of comment. EXPECT: error, no credit"""\n' + reference
+        + "\n# " + "x" * (2 << 20) + "\n")
+    (batch / "bom.py").write_bytes(b"\xef\xbb\xbf" + reference.encode())
+    (batch / "latin1.py").write_bytes(("# -*- coding: latin-1 -*-\n# café\n" + reference).encode("latin-1"))
+    (batch / "huge_notebook.ipynb").write_text(notebook("import matplotlib\n" * 10_000, reference))
+    (batch / "notebook_with_outputs.ipynb").write_text(notebook(reference, outputs="y" * (3 << 20)))
+    (batch / f"{FORMULA}.py").write_text(reference)
+    (batch / f"{ESCAPES}.py").write_text(reference)
+    (private / "mlp2.py").write_text(reference)
+    (batch / "link_to_token.py").symlink_to(token)
+    (batch / "link_to_reference.py").symlink_to(REFERENCE)
+    (batch / "linked_folder").symlink_to(private)
+    (batch / "inner_link.py").symlink_to("good_einsum.py")
+
+
+@pytest.fixture(scope="module", params=MODES)
+def graded(request, bpgrade_cmd, cli_env):
+    as_user = request.param == "unprivileged user"
+    if as_user and unprivileged.unavailable():
+        pytest.skip(unprivileged.unavailable())
+    base = Path(tempfile.mkdtemp(prefix="hostile-"))
+    request.addfinalizer(lambda: shutil.rmtree(base, ignore_errors=True))
+    base.chmod(0o711)
+    home, private, stage = base / "home", base / "private", base / "stage"
+    for folder in (home, home / "tmp", home / "batch", private, stage):
+        folder.mkdir()
+    home.chmod(0o711)  # workers under their own uid enter the scratch folder below it
+    batch, db, token = home / "batch", home / "grades.sqlite", home / "token"
+    token.write_text(TOKEN)
+    token.chmod(0o600)
+    udp, tcp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM), socket.socket()
+    for s in (udp, tcp):
+        s.bind(("127.0.0.1", 0))
+    tcp.listen()
+    write_batch(batch, private, token, db, (udp.getsockname()[1], tcp.getsockname()[1]))
+    env = {**cli_env, "BPGRADE_TEST_SECRET": ENV_SECRET, "TMPDIR": str(home / "tmp")}
+    argv = [*bpgrade_cmd, "grade", str(batch), "-e", "mlp2", "--db", str(db), "--timeout", "2", "--jobs", "2", "-q"]
+    if as_user:
+        unprivileged.home(home)
+        home.chmod(0o700)
+        env = {**unprivileged.environment(env, home), "TMPDIR": str(home / "tmp")}
+        argv = unprivileged.command(argv, stage)
     before = digest(batch)
     reference_before = REFERENCE.read_bytes()
-    scratch_before = set(Path(tempfile.gettempdir()).glob("bpgrade-*"))
-    env = {**cli_env, "BPGRADE_TEST_SECRET": "hunter2"}
     start = time.monotonic()
-    proc = subprocess.run([*bpgrade_cmd, "grade", str(batch), "-e", "mlp2", "--db", str(db), "--timeout", "2",
-                           "--jobs", "2", "-q"], capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300, cwd=home)
     elapsed = time.monotonic() - start
+    reached = select.select([udp, tcp], [], [], 0.5)[0]
+    udp.close()
+    tcp.close()
     records = {json.loads(line)["submission"]: json.loads(line) for line in proc.stdout.splitlines()}
     with sqlite3.connect(db) as con:
         printed = dict(con.execute("SELECT submission, output FROM submissions").fetchall())
-    return {"proc": proc, "records": records, "printed": printed, "elapsed": elapsed, "batch": batch, "before": before,
-            "after": digest(batch), "reference_before": reference_before, "scratch_before": scratch_before}
+    with Gradebook(db) as book:
+        reports = book.reports()
+    return {"mode": request.param, "proc": proc, "records": records, "printed": printed, "elapsed": elapsed,
+            "batch": batch, "before": before, "after": digest(batch), "reference_before": reference_before,
+            "token": token, "db": db, "tmp": home / "tmp", "reached": reached, "reports": reports,
+            "workers": range(unprivileged.UID, unprivileged.UID + 1) if as_user else range(64000, 64100)}
 
 
 def test_the_batch_ends_in_bounded_time_with_one_result_each(graded):
     assert graded["proc"].returncode == 0, graded["proc"].stderr
     assert graded["proc"].stderr == ""
-    assert set(graded["records"]) == {p.stem for p in graded["batch"].glob("*.py")}
+    ids = {clean_name(p.name if p.is_dir() else p.stem) for p in graded["batch"].iterdir()}
+    assert set(graded["records"]) == ids
     assert graded["elapsed"] < 120
 
 
 def test_good_and_wrong_submissions_get_their_right_grades(graded):
     records = graded["records"]
-    for path in [*GOOD, REFERENCE]:
-        assert records[path.stem]["status"] == "ok"
-        assert records[path.stem]["score"] == 5.0, records[path.stem]
+    for name in [*(p.stem for p in GOOD), REFERENCE.stem, *(clean_name(n) for n in RIGHT)]:
+        assert records[name]["status"] == "ok", records[name]["message"]
+        assert records[name]["score"] == 5.0, records[name]
     for name, _, _, fails, _ in WRONG:
         failed = {t["name"] for t in records[name]["targets"] if not t["passed"]}
         assert failed == fails and records[name]["score"] == len(ALL - fails)
 
 
-@pytest.mark.parametrize("path", HOSTILE, ids=[p.stem for p in HOSTILE])
-def test_each_hostile_submission_is_contained(graded, path):
-    record = graded["records"][path.stem]
-    status, no_credit = expectation(path)
+@pytest.mark.parametrize("name", [p.stem for p in HOSTILE] + ["writes_other_files", "reads_reference",
+                                  "steals_secrets", "sends_datagrams", "replaces_its_output", "nested_plus",
+                                  "nested_minus", "too_large"])
+def test_each_hostile_submission_is_contained(graded, name):
+    record = graded["records"][name]
+    status, no_credit = expectation(graded["batch"] / f"{name}.py")
     if status != "any":
         assert record["status"] == status, record["message"]
     if no_credit:
         assert record["score"] == 0.0
     assert len(record["targets"]) == 5
     assert "output" not in record
-    assert len(graded["printed"][path.stem]) <= 4100
+    assert len(graded["printed"][name]) <= 4100
+
+
+def test_links_out_of_the_batch_are_not_followed(graded):
+    for name in LINKS_OUT:
+        record = graded["records"][name]
+        assert record["status"] == "error" and record["score"] == 0.0
+        assert "symbolic link that leads out of the submissions folder" in record["message"]
+    assert TOKEN not in json.dumps(graded["records"])
 
 
 def test_timeouts_and_memory_are_named(graded):
@@ -129,38 +246,73 @@ def test_timeouts_and_memory_are_named(graded):
     assert "MemoryError" in records["memory_hog"]["message"] and "1 GiB" in records["memory_hog"]["message"]
 
 
+def test_what_the_grader_cannot_read_is_an_error_of_that_submission(graded):
+    records = graded["records"]
+    assert "too deeply nested" in records["nested_plus"]["message"]
+    assert "too deeply nested" in records["nested_minus"]["message"]
+    assert "--max-size" in records["too_large"]["message"]
+    for name in ("forges_a_deep_header", "forges_a_large_header", "fake_results"):
+        assert records[name]["score"] == 0.0
+
+
+def test_forged_frames_and_printed_results_earn_nothing(graded):
+    assert graded["records"]["fake_results"]["score"] == 0.0
+    assert [json.loads(line)["submission"] for line in graded["proc"].stdout.splitlines()].count("fake_results") == 1
+
+
 def test_no_secret_reaches_the_results(graded):
-    assert "hunter2" not in graded["proc"].stdout
+    if graded["mode"] == "unprivileged user" and not LANDLOCK:
+        pytest.skip("without Landlock, files the grader's user can read stay readable")
+    everything = graded["proc"].stdout + graded["proc"].stderr + json.dumps(graded["printed"])
+    stored = graded["db"].read_bytes()
+    for secret in (TOKEN, ENV_SECRET, PEER_MARKER):
+        assert secret not in everything and secret.encode() not in stored
     w1 = graded["records"]["dumps_environment"]["targets"][0]
     assert "ENV" in w1["message"] and "BPGRADE_TEST_SECRET" not in w1["message"]
 
 
+def test_no_datagram_or_connection_leaves_a_worker(graded):
+    assert graded["reached"] == []
+    printed = graded["printed"]["sends_datagrams"]
+    assert "udp refused" in printed and "tcp refused" in printed
+
+
 def test_nothing_is_left_running(graded):
-    output = graded["printed"]["forks_and_leaves"]
-    left = [int(n) for n in re.findall(r"left (\d+)", output)]
-    if os.geteuid() == 0:  # one process per worker uid: no fork at all
-        assert left == [] and output.count("refused") == 3
-    else:
-        assert len(left) == 3
-    for pid in left:
-        assert_gone(pid)
-    assert uid_processes() == []
+    for name in ("forks_and_leaves", "escapes_and_watches"):
+        output = graded["printed"][name]
+        assert "left" not in output and "refused" in output, output
+    assert "inotify -1" in graded["printed"]["escapes_and_watches"]
+    assert processes_of(graded["workers"]) == []
 
 
-def test_nothing_is_written_outside_scratch(graded):
+def test_nothing_is_written_anywhere(graded):
     assert graded["after"] == graded["before"]
     assert REFERENCE.read_bytes() == graded["reference_before"]
+    assert graded["token"].read_text() == TOKEN
+    assert b"# pwned" not in graded["db"].read_bytes()
     assert not Path("/tmp/bpgrade-pwned").exists()
-    assert set(Path(tempfile.gettempdir()).glob("bpgrade-*")) <= graded["scratch_before"]
+    assert list(graded["tmp"].iterdir()) == []  # the scratch folders are gone, and held nothing
+    assert graded["printed"]["writes_files"].startswith("written 0 PermissionError")
+    assert graded["printed"]["replaces_its_output"].count("refused") == 4
+    assert graded["printed"]["grows_a_deep_tree"].startswith("refused after 0")
+
+
+def test_what_a_submission_controls_is_clean_in_every_export(graded):
+    reports = graded["reports"]
+    texts = [exports.export(reports, fmt) for fmt in exports.FORMATS] + [r.to_text() for r in reports]
+    texts += [graded["proc"].stdout, json.dumps(graded["printed"])]
+    for text in texts:
+        assert "\x1b" not in text and "\x07" not in text
+        text.encode("utf-8")  # no lone surrogate
+    unencodable = graded["records"]["raises_unencodable"]["targets"]
+    assert "boom \ufffd" in unencodable[0]["message"] and "0;owned" in unencodable[0]["message"]
+    rows = exports.to_csv(reports).splitlines()
+    assert any(row.startswith("\"'=HYPERLINK(") for row in rows)
+    assert not any(row.startswith(("=", "\"=")) for row in rows)
 
 
 @pytest.mark.skipif(not LANDLOCK, reason="without Landlock, files the grader's user can read stay readable")
 def test_with_landlock_nearby_files_and_autodiff_are_out_of_reach(graded):
     assert graded["records"]["reads_reference"]["score"] == 0.0
     assert graded["printed"]["searches_for_answers"].startswith("found 0")
-
-
-def test_forged_frames_and_printed_results_earn_nothing(graded):
-    record = graded["records"]["fake_results"]
-    assert record["score"] == 0.0
-    assert [json.loads(line)["submission"] for line in graded["proc"].stdout.splitlines()].count("fake_results") == 1
+    assert graded["printed"]["steals_secrets"].startswith("found 0")

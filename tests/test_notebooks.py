@@ -4,6 +4,7 @@ student's cell and line, malformed notebooks, and every entry point."""
 import json
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -249,3 +250,34 @@ def test_shell_escapes_and_ipython_calls_never_reach_a_shell(mlp2, tmp_path):
     for run_all in (False, True):
         assert bpgrade.check(mlp2, path, run_all=run_all).score == 5.0
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("line", ["import matplotlib", "%matplotlib inline", "x = f()"])
+def test_reading_a_notebook_takes_time_linear_in_its_length(line):
+    """10,000 such lines read in well under a second each way (it took 137 s when it was quadratic),
+    and the notes stay a few lines long."""
+    times = {}
+    for n in (1_000, 10_000):
+        text = notebook([code(f"{line}\n" * n), code(REF)])
+        start = time.perf_counter()
+        program = parse_notebook(text)
+        times[n] = time.perf_counter() - start
+        assert len(program.notes) <= 13
+    assert times[10_000] < 5 and times[10_000] < 40 * max(times[1_000], 1e-3)
+
+
+def test_notes_are_capped_and_clean():
+    cells = [code(f"import seaborn  # \u202e{i}\x1b[2J") for i in range(200)] + [code(REF)]
+    program = parse_notebook(notebook(cells))
+    assert len(program.notes) == 51 and program.notes[-1] == "and 150 more notes"
+    assert not any("\x1b" in note or "\u202e" in note for note in program.notes)
+
+
+def test_a_notebook_is_limited_by_its_code_not_its_outputs(tmp_path):
+    cells = [code(REF)]
+    cells[0]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "y" * (3 << 20)}]
+    (tmp_path / "outputs.ipynb").write_text(notebook(cells))
+    assert bpgrade.check("mlp2", tmp_path / "outputs.ipynb").passed
+    (tmp_path / "code.ipynb").write_text(notebook([code(REF + "\n# " + "x" * (2 << 20))]))
+    report = bpgrade.check("mlp2", tmp_path / "code.ipynb")
+    assert report.status == "error" and "runs at most 1 MiB (--max-size)" in report.message

@@ -1,15 +1,21 @@
 """Running submissions: forbidden modules, errors, timeouts, output, and the wire."""
 
 import os
+import struct
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import bpgrade
 from bpgrade import _seccomp, _wire, runner
+from bpgrade.errors import SubmissionError
+from bpgrade.runner import Job, Limits
+from bpgrade.sandbox import Sandbox, _remove_tree
+from bpgrade.submissions import read_source
 
 from conftest import REFERENCE
 
@@ -209,3 +215,94 @@ def test_forbidden_references_sees_names_imported_from_a_module():
     assert runner.forbidden_references(calls_a_helper, ["jax"]) == ["jax"]
     assert runner.forbidden_references(clean, ["jax"]) == []
     assert sys.modules["numpy"] is np
+
+
+def test_a_frame_is_read_in_time_linear_in_its_length():
+    """A 6 MB header is refused at its length, before it is read; a header nested 100,000 deep
+    is a WireError, not a RecursionError; a frame fed 64 KiB at a time is parsed once."""
+    reader = _wire.FrameReader()
+    with pytest.raises(_wire.WireError, match="header is longer"):
+        reader.feed(struct.pack("<Q", 6 << 20) + b"{")
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(_wire.WireError, match="not JSON"):
+        _wire.FrameReader().feed(struct.pack("<Q", len(deep)) + deep)
+    frame = _wire.encode({"targets": {}}, [np.arange(float(n)) for n in range(1, 2000)])
+    reader, calls = _wire.FrameReader(), 0
+    parse = _wire._parse_header
+
+    def counted(raw):
+        nonlocal calls
+        calls += 1
+        return parse(raw)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_wire, "_parse_header", counted)
+        whole = [reader.feed(frame[i:i + (64 << 10)]) for i in range(0, len(frame), 64 << 10)]
+    assert whole[-1] and not any(whole[:-1]) and calls == 1
+    header, arrays, rest = reader.take()
+    assert len(arrays) == 1999 and rest == b"" and not arrays[5].flags.writeable
+
+
+def test_a_slow_caller_does_not_make_waiting_results_late(mlp2, tmp_path):
+    """Results that wait while the caller compares and diagnoses others (here: sleeps for
+    longer than the time limit) are not judged late."""
+    job = Job.for_pack(mlp2, bpgrade.generate_cases(mlp2), Limits(wall=1.0, cpu=1.0))
+    paths = []
+    for i in range(4):
+        paths.append(tmp_path / f"s{i}.py")
+        paths[-1].write_text(REFERENCE.read_text())
+    statuses = []
+    with Sandbox(job, jobs=4) as sandbox:
+        for _, run in sandbox.run(enumerate(paths)):
+            statuses.append(run.status)
+            time.sleep(1.5)
+    assert statuses == ["ok"] * 4
+
+
+def test_scratch_is_removed_whatever_is_left_in_it(tmp_path, monkeypatch):
+    root = tmp_path / "scratch"
+    root.mkdir()
+    monkeypatch.chdir(root)
+    for _ in range(3000):  # deeper than a path may name, and than Python may recurse
+        os.mkdir("d")
+        os.chdir("d")
+    monkeypatch.chdir(tmp_path)
+    os.mkfifo(root / "fifo")
+    (root / "shut").mkdir()
+    (root / "shut" / "f").write_text("x")
+    (root / "shut").chmod(0)
+    (root / "link").symlink_to(REFERENCE)
+    _remove_tree(root)
+    assert not root.exists() and REFERENCE.exists()
+
+
+def test_sources_are_read_as_python_reads_them(tmp_path):
+    text = "# -*- coding: latin-1 -*-\nname = 'café'\n"
+    (tmp_path / "latin1.py").write_bytes(text.encode("latin-1"))
+    (tmp_path / "bom.py").write_bytes(b"\xef\xbb\xbfx = 1\r\n")
+    assert read_source(tmp_path / "latin1.py", 1 << 20) == text
+    assert read_source(tmp_path / "bom.py", 1 << 20) == "x = 1\n"
+    (tmp_path / "bad.py").write_bytes(b"x = '\xff'\n")
+    with pytest.raises(SubmissionError, match="cannot decode bad.py"):
+        read_source(tmp_path / "bad.py", 1 << 20)
+    with pytest.raises(SubmissionError, match="holds 2 MiB of code; bpgrade runs at most 1 MiB"):
+        read_source(_big(tmp_path), 1 << 20)
+    os.mkfifo(tmp_path / "fifo.py")
+    with pytest.raises(SubmissionError, match="not a regular file"):
+        read_source(tmp_path / "fifo.py", 1 << 20)
+    (tmp_path / "link.py").symlink_to(tmp_path / "bom.py")
+    with pytest.raises(SubmissionError, match="symbolic link"):
+        read_source(tmp_path / "link.py", 1 << 20)
+
+
+def _big(tmp_path):
+    path = tmp_path / "big.py"
+    path.write_text("#" * (2 << 20))
+    return path
+
+
+def test_the_size_limit_is_the_max_size_option(tmp_path, mlp2):
+    source = REFERENCE.read_text()
+    assert submit(tmp_path, mlp2, source).passed
+    report = submit(tmp_path, mlp2, source, max_size=1000)
+    assert report.status == "error" and "bpgrade runs at most 0.000954 MiB (--max-size)" in report.message

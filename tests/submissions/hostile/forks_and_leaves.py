@@ -1,4 +1,4 @@
-"""Starts three processes in sessions of their own that would sleep on (under its own uid the sandbox refuses the forks). EXPECT: ok"""
+"""Starts three processes in sessions of their own that would sleep on (the sandbox refuses the forks). EXPECT: ok"""
 import os
 import time
 
