@@ -7,7 +7,7 @@ the limits), imports NumPy and the modules a submission may use, confines
 itself, and then serves requests on its control socket, a SOCK_SEQPACKET of
 JSON messages:
 
-  server -> grader  {"ready": {"landlock": ABI, "seccomp": bool, "uid": bool}}
+  server -> grader  {"ready": {"landlock": ABI, "seccomp": bool, "without_seccomp": why, "uid": bool}}
   grader -> server  {"op": "run", "job": J, "slot": K, "name": "alice.py"}
                     + 3 descriptors: the result socket, the source, the output
   server -> grader  {"job": J, "pid": P}               a worker was forked
@@ -112,15 +112,19 @@ def main(control_fd: int) -> None:
     # Orphans become the server's children, so that it reaps them: zombies left to an
     # init that never reaps would count against a uid's process limit.
     lib.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    worker_filter = None
+    worker_filter, without = None, "x86-64 only"
     if _seccomp.available():
-        _seccomp.server_filter().install()
-        worker_filter = _seccomp.worker_filter()
+        try:
+            _seccomp.server_filter().install()
+            worker_filter = _seccomp.worker_filter()
+        except OSError as e:  # a kernel without seccomp filters, or a container that forbids them
+            without = f"the kernel refused it: {e.strerror}"
     # Objects that exist now are never collected in a worker: a collection that
     # walked them would copy every page they live on into each forked worker.
     gc.freeze()
-    send_message(sock, {"ready": {"landlock": abi, "seccomp": worker_filter is not None, "uid": setup["root"]}})
-    workers: dict[int, int] = {}  # pid -> slot, until the worker has ended
+    send_message(sock, {"ready": {"landlock": abi, "seccomp": worker_filter is not None, "without_seccomp": without,
+                                  "uid": setup["root"]}})
+    workers: set[int] = set()  # until the worker has ended
     unswept: set[int] = set()  # until the grader has asked for its sweep
     try:
         while True:
@@ -132,7 +136,8 @@ def main(control_fd: int) -> None:
                     break
                 if pid == 0:
                     break
-                if workers.pop(pid, None) is not None:
+                if pid in workers:
+                    workers.discard(pid)
                     send_message(sock, {"exit": pid, "status": status})
             if not ready:
                 continue
@@ -149,7 +154,7 @@ def main(control_fd: int) -> None:
                     _worker(setup, cases, msg["name"], fds, uid, ruleset, worker_filter)
                 for fd in fds:
                     os.close(fd)
-                workers[pid] = slot
+                workers.add(pid)
                 unswept.add(pid)
                 send_message(sock, {"job": msg["job"], "pid": pid})
             elif msg["op"] == "sweep":

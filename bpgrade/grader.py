@@ -25,7 +25,7 @@ from .reports import Report
 from .runner import Job, Limits, RunResult, run_functions
 from .sandbox import DEFAULT_JOBS, Sandbox, run_file
 from .safetext import clean_name
-from .submissions import SUFFIXES, Submission, collect
+from .submissions import DEFAULT_MAX_SOURCE, SUFFIXES, Submission, collect
 
 SubmissionArg = str | Path | Mapping[str, Callable]
 
@@ -162,8 +162,11 @@ def grade(exercise: str | Path | Pack, submissions: Sequence[Submission], gradeb
     pack = exercise if isinstance(exercise, Pack) else load_pack(exercise)
     setup = _Setup.make(pack, seed, device)
     seed = setup.cases[0].seed
-    # Notebooks graded with and without run_all differ: the mode is part of what was graded.
+    # Notebooks graded with and without run_all differ, and files with another size limit: both
+    # are part of what was graded.
     graded_with = pack.digest + (":run-all" if run_all else "")
+    if max_size not in (None, DEFAULT_MAX_SOURCE):
+        graded_with += f":max-size={max_size}"
     done_before = {} if regrade else gradebook.graded(pack.name, seed, graded_with)
     hashes = {s.id: s.content_hash() for s in submissions}
     todo = [s for s in submissions if done_before.get(s.id) != hashes[s.id]]

@@ -61,7 +61,7 @@ from .submissions import read_source
 UID_BASE = 64000
 #: Workers at once by default: two per CPU that this process may run on (its
 #: affinity, as a container or ``taskset`` sets it), so that one's fork, start
-#: and result pipe overlap with the other's computing (measured: 2 per CPU
+#: and result socket overlap with the other's computing (measured: 2 per CPU
 #: grades about a third more per second than 1 per CPU on 2 CPUs; 4 per CPU no more).
 DEFAULT_JOBS = 2 * len(os.sched_getaffinity(0))
 #: Bytes read from one worker before the others get a turn.
@@ -83,10 +83,10 @@ def describe_isolation(ready: dict) -> str:
     if ready.get("uid"):
         parts.append(f"own uid per worker ({UID_BASE}+)")
     parts.append("seccomp (no processes, sockets, file writes or signals out)" if ready.get("seccomp")
-                 else "no seccomp (x86-64 only): workers may create processes and sockets")
+                 else f"no seccomp ({ready.get('without_seccomp')}): workers may create processes and sockets")
     abi = ready.get("landlock")
     parts.append(f"Landlock ABI {abi} (reads: the standard library and NumPy)" if abi
-                 else "no Landlock (files the grader's user can read stay readable)")
+                 else "no Landlock (files the grader's user can read stay readable, autodiff libraries among them)")
     return ", ".join(parts)
 
 

@@ -176,3 +176,13 @@ def test_a_terminal_escape_in_a_file_name_never_reaches_the_terminal(run, tmp_pa
     proc = run("check", path, "-e", "mlp2")
     assert proc.returncode == 0 and "\x1b" not in proc.stdout + proc.stderr
     assert "\\x1b]0;owned\\x07\\x1b[2J" in proc.stdout
+
+
+def test_max_size_refuses_larger_code_with_a_message(run):
+    proc = run("check", REFERENCE, "-e", "mlp2", "--max-size", "0.001", "--format", "json")
+    assert proc.returncode == 1
+    record = json.loads(proc.stdout)
+    assert record["status"] == "error" and "(--max-size)" in record["message"]
+    assert run("check", REFERENCE, "-e", "mlp2", "--max-size", "0.5").returncode == 0
+    bad = run("check", REFERENCE, "-e", "mlp2", "--max-size", "0")
+    assert bad.returncode == 2 and "positive number of MiB" in bad.stderr

@@ -313,3 +313,9 @@ def test_text_no_json_reader_takes_never_reaches_results_json(bpgrade_cmd, cli_e
     assert b"\\ud8" not in raw.lower() and b"\\udc" not in raw.lower() and b"\\u001b" not in raw
     json.dumps(results, ensure_ascii=False).encode("utf-8")
     assert "boom \ufffd" in results["tests"][0]["output"]
+
+
+def test_bundle_passes_max_size_to_every_run(tmp_path):
+    gradescope.bundle("mlp2", tmp_path / "a.zip", max_size=3 << 19)
+    run = zipfile.ZipFile(tmp_path / "a.zip").read("run_autograder").decode()
+    assert "--max-size 1.5" in run
