@@ -32,7 +32,6 @@ from bpgrade.safetext import clean_name
 
 from conftest import REFERENCE, SUBMISSIONS
 from test_grading_mlp2 import ALL, MISTAKES, write_mistake
-from test_runner import assert_gone
 
 HOSTILE = sorted((SUBMISSIONS / "hostile").glob("*.py"))
 GOOD = sorted((SUBMISSIONS / "mlp2").glob("good_*.py"))

@@ -5,7 +5,6 @@ import struct
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -94,19 +93,6 @@ def test_a_worker_cannot_fork(tmp_path, mlp2):
     assert report.status == "error", report.message
     assert "line 3: `pid = os.fork()`" in report.message
     assert "PermissionError" in report.message or "BlockingIOError" in report.message
-
-
-def assert_gone(pid):
-    """The process has ended (a zombie that nobody reaped has ended too)."""
-    for _ in range(50):
-        try:
-            state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
-        except FileNotFoundError:
-            return
-        if state in "ZX":
-            return
-        time.sleep(0.1)
-    pytest.fail(f"process {pid} still alive")
 
 
 def test_syntax_error_quotes_the_line(tmp_path, mlp2):
