@@ -144,7 +144,7 @@ def _compare_leaf(pack: Pack, target: Target, cases: Sequence[Case], expected: E
             # What a submission says in a hidden case could carry the case's inputs: never shown.
             message = f"{target.function} {_failure(run, code)} in a hidden case"
             return fail(message, Diagnosis(code, f"{message}; hidden cases show no messages: make it work on "
-                                                 "every shape the exercise allows, N = 1 and 1-wide layers too."))
+                                                 "every shape and value the exercise allows."))
         where = cases[run.error_case].describe() if run.error_case is not None else "a case"
         return fail(f"{run.error} in {where}", diagnoser.error(target, code, run.error, where))
     if len(run.outputs) != len(cases):

@@ -28,7 +28,7 @@ from pathlib import Path
 from ._standins import DISPLAY_STUB, NOTEBOOK_NAMES
 from .errors import SubmissionError
 from .safetext import clean
-from .submissions import DEFAULT_MAX_SOURCE, MAX_NOTEBOOK_BYTES, mib, read_file
+from .submissions import DEFAULT_MAX_SOURCE, MAX_NOTEBOOK_BYTES, read_file, size_text
 
 #: Modules that only show things; a notebook's imports of them are not run.
 DISPLAY_ONLY = ("matplotlib", "seaborn", "tqdm", "IPython", "ipywidgets", "plotly")
@@ -71,7 +71,7 @@ def read_notebook(path: str | Path, *, run_all: bool = False, max_code: int = DE
     program = parse_notebook(text, run_all=run_all)
     size = len(program.source().encode())
     if size > max_code:
-        raise SubmissionError(f"the notebook runs {mib(size)} of code; bpgrade runs at most {mib(max_code)} "
+        raise SubmissionError(f"the notebook runs {size_text(size)} of code; bpgrade runs at most {size_text(max_code)} "
                               "(--max-size)")
     return program
 
@@ -184,13 +184,17 @@ def _capped(notes: list[str], shown: int = _SHOWN_NOTES, what: str = "lines like
     return notes[:shown] + [f"and {len(notes) - shown} more {what}"]
 
 
+#: A line as Python's parser counts lines: ended by \n, \r\n or \r only (not by a form feed or U+2028).
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
 class _Segments:
     """The source text of a node of ``code`` (as :func:`ast.get_source_segment`, which
     splits the whole code on every call), from line offsets computed once."""
 
     def __init__(self, code: str):
         self.code = code
-        self.lines = code.splitlines(keepends=True)
+        self.lines = _LINE.findall(code)
         self.starts = [0]
         for line in self.lines:
             self.starts.append(self.starts[-1] + len(line))

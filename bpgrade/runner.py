@@ -23,7 +23,7 @@ from .cases import Case
 from .errors import SubmissionError
 from .packs import Pack
 from .safetext import clean
-from .submissions import DEFAULT_MAX_SOURCE
+from .submissions import DEFAULT_MAX_SOURCE, size_text
 
 #: The error kinds shown for a hidden case: the built-in exceptions' names (a class of the
 #: submission's own could carry anything in its name) and a bad return value.
@@ -235,7 +235,7 @@ def result_from_frames(frames: Sequence[tuple[Mapping, Sequence[np.ndarray]]], j
         header, arrays = frames[0]
         if header.get("import_error"):
             status = "memory" if header.get("memory") else "error"
-            why = f"ran out of memory (limit {_size(job.limits.memory)})" if status == "memory" else "failed"
+            why = f"ran out of memory (limit {size_text(job.limits.memory)})" if status == "memory" else "failed"
             error = clean(str(header["import_error"]), MAX_MESSAGE)
             return result(status, f"the submission {why} while being imported: {error}")
         n_public = len(job.cases) - job.hidden
@@ -261,10 +261,6 @@ def _joined(public: TargetRun, hidden: TargetRun, n_public: int) -> TargetRun:
         error_case=n_public + hidden.error_case if failed else None,
         memory=hidden.memory,
     )
-
-
-def _size(n: int) -> str:
-    return f"{n / (1 << 30):g} GiB" if n >= 1 << 30 else f"{n / (1 << 20):g} MiB"
 
 
 def _target_runs(header: Mapping, arrays: Sequence[np.ndarray], n_cases: int, expected: Mapping | None = None

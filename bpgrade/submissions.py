@@ -91,13 +91,13 @@ def read_file(path: str | Path, limit: int) -> bytes:
 
 
 def _too_large(name: str, size: int, limit: int) -> str:
-    return (f"{name} holds {mib(size)} of code; bpgrade runs at most {mib(limit)} (--max-size): submit only the "
+    return (f"{name} holds {size_text(size)} of code; bpgrade runs at most {size_text(limit)} (--max-size): submit only the "
             "code that defines the gradients")
 
 
-def mib(size: int) -> str:
-    """``"1 MiB"``, ``"0.5 MiB"``, ``"200.3 MiB"``."""
-    return f"{size / (1 << 20):.3g} MiB"
+def size_text(size: int) -> str:
+    """A size in bytes as people write it: ``"1 GiB"``, ``"0.5 MiB"``, ``"200 MiB"``."""
+    return f"{size / (1 << 30):.3g} GiB" if size >= 1 << 30 else f"{size / (1 << 20):.3g} MiB"
 
 
 def read_source(path: str | Path, limit: int) -> str:

@@ -78,6 +78,10 @@ def test_grade_writes_the_gradebook_and_exports_jsonl_and_csv(run, batch, tmp_pa
     assert [r["submission"] for r in records] == ["good0", "good1", "good2", "good3", "relu_mask_left_out"]
     assert [r["score"] for r in records] == [5.0, 5.0, 5.0, 5.0, 2.0]
     assert "grading 5 submissions of mlp2" in proc.stderr and "graded 5 and skipped 0" in proc.stderr
+    # The start-up line says how workers are isolated here, and so does each record.
+    workers = next(line for line in proc.stderr.splitlines() if line.startswith("bpgrade: workers: "))
+    assert workers.removeprefix("bpgrade: workers: ") == records[0]["isolation"]
+    assert "seccomp" in workers and "Landlock" in workers and ("own uid" in workers) == (os.geteuid() == 0)
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT COUNT(*) FROM submissions").fetchone() == (5,)
         assert con.execute("SELECT COUNT(*) FROM targets").fetchone() == (25,)

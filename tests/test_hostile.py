@@ -127,8 +127,11 @@ def write_batch(batch: Path, private: Path, token: Path, db: Path, ports: tuple[
     (batch / "replaces_its_output.py").write_text(
         '"""Replaces where it prints, and where a source would lie, with a FIFO and links to a secret. '
         'EXPECT: ok"""\nimport os\n\n'
-        f"for step in (lambda: os.mkfifo('output.txt'), lambda: os.symlink({str(token)!r}, 'output.txt'),\n"
-        f"             lambda: os.symlink({str(token)!r}, 'submission.py'), lambda: os.mkfifo('server.log')):\n"
+        "def replace(name, make):\n    if os.path.lexists(name):\n        os.unlink(name)\n    make(name)\n\n\n"
+        f"for step in (lambda: replace('output.txt', os.mkfifo),\n"
+        f"             lambda: replace('output.txt', lambda name: os.symlink({str(token)!r}, name)),\n"
+        f"             lambda: replace('submission.py', lambda name: os.symlink({str(token)!r}, name)),\n"
+        "             lambda: replace('server.log', os.mkfifo)):\n"
         "    try:\n        step()\n        print('done')\n    except OSError as e:\n"
         "        print('refused', type(e).__name__)\n")
     (batch / "nested_plus.py").write_text(
@@ -229,6 +232,12 @@ def test_each_hostile_submission_is_contained(graded, name):
     assert len(record["targets"]) == 5
     assert "output" not in record
     assert len(graded["printed"][name]) <= 4100
+
+
+def test_each_record_says_how_its_worker_was_isolated(graded):
+    isolation = graded["records"]["mlp2"]["isolation"]
+    assert "seccomp (" in isolation or "no seccomp (" in isolation
+    assert ("own uid per worker" in isolation) == (graded["mode"] == "invoking user" and os.geteuid() == 0)
 
 
 def test_links_out_of_the_batch_are_not_followed(graded):

@@ -281,3 +281,12 @@ def test_a_notebook_is_limited_by_its_code_not_its_outputs(tmp_path):
     (tmp_path / "code.ipynb").write_text(notebook([code(REF + "\n# " + "x" * (2 << 20))]))
     report = bpgrade.check("mlp2", tmp_path / "code.ipynb")
     assert report.status == "error" and "runs at most 1 MiB (--max-size)" in report.message
+
+
+def test_a_form_feed_or_line_separator_does_not_shift_what_is_left_out():
+    """Python ends lines at \\n and \\r only; the edits must land where the parser says."""
+    cell = 'x = "\x0c\u2028"  # odd characters\nimport matplotlib.pyplot as plt\nprint(1)\n' + REF
+    program = parse_notebook(notebook([code(cell)]))
+    ran = program.cells[0][1]
+    assert ran.startswith('x = "\x0c\u2028"  # odd characters\nplt = __bpgrade_display__\npass\n')
+    assert ran.count("\n") == cell.count("\n")
