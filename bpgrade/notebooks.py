@@ -71,8 +71,8 @@ def read_notebook(path: str | Path, *, run_all: bool = False, max_code: int = DE
     program = parse_notebook(text, run_all=run_all)
     size = len(program.source().encode())
     if size > max_code:
-        raise SubmissionError(f"the notebook runs {size_text(size)} of code; bpgrade runs at most {size_text(max_code)} "
-                              "(--max-size)")
+        raise SubmissionError(f"the notebook runs {size_text(size)} of code; bpgrade runs at most "
+                              f"{size_text(max_code)} (--max-size)")
     return program
 
 

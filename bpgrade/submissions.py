@@ -91,8 +91,8 @@ def read_file(path: str | Path, limit: int) -> bytes:
 
 
 def _too_large(name: str, size: int, limit: int) -> str:
-    return (f"{name} holds {size_text(size)} of code; bpgrade runs at most {size_text(limit)} (--max-size): submit only the "
-            "code that defines the gradients")
+    return (f"{name} holds {size_text(size)} of code; bpgrade runs at most {size_text(limit)} (--max-size): "
+            "submit only the code that defines the gradients")
 
 
 def size_text(size: int) -> str:
