@@ -131,9 +131,10 @@ def call_targets(functions: Mapping[str, Callable | None], cases: Sequence[tuple
       A header ``{"targets": {name: {"missing", "error", "error_kind",
       "error_case", "memory", "outputs": [per case, [[path, array index,
       dtype], ...]]}}}`` and the arrays it indexes. ``error_kind`` is the
-      exception's class name, or :data:`RETURN_KIND`. A nested target's function returns a nest of arrays
-      (:func:`leaves`), any other an array. A function that raises, or returns what is not made of
-      arrays of numbers, is not called again on later cases.
+      exception's class name, or :data:`RETURN_KIND`. A nested target's
+      function returns a nest of arrays (:func:`leaves`), any other an array.
+      A function that raises, or returns what is not made of arrays of
+      numbers, is not called again on later cases.
     """
     targets, arrays = {}, []
     for name, fn in functions.items():

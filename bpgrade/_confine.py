@@ -49,9 +49,14 @@ def drop_uid(uid: int) -> None:
     os.setresuid(uid, uid, uid)
 
 
+def x86_64_linux() -> bool:
+    """Whether this is Linux on x86-64, the system call numbers that Landlock's and seccomp's code uses."""
+    return sys.platform.startswith("linux") and os.uname().machine == "x86_64"
+
+
 def landlock_abi() -> int:
     """The kernel's Landlock ABI version, 0 when there is none (or not on x86-64 Linux)."""
-    if not sys.platform.startswith("linux") or os.uname().machine != "x86_64":
+    if not x86_64_linux():
         return 0
     abi = libc().syscall(_SYS_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
     return max(int(abi), 0)

@@ -36,10 +36,9 @@ from __future__ import annotations
 
 import ctypes
 import os
-import sys
 from typing import Sequence
 
-from ._confine import libc
+from ._confine import libc, x86_64_linux
 
 _AUDIT_ARCH_X86_64 = 0xC000003E
 _X32_BIT = 0x40000000
@@ -117,8 +116,8 @@ class _Program(ctypes.Structure):
 
 
 def available() -> bool:
-    """Whether this filter applies here (Linux on x86-64)."""
-    return sys.platform.startswith("linux") and os.uname().machine == "x86_64"
+    """Whether these filters apply here (Linux on x86-64)."""
+    return x86_64_linux()
 
 
 def _arg(index: int) -> int:
