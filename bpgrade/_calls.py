@@ -27,7 +27,12 @@ class ReturnError(Exception):
 
 
 def to_array(value: Any) -> tuple[np.ndarray, str]:
-    """``value`` as a plain float64 ndarray, and the dtype it came in."""
+    """``value`` as a plain float64 ndarray, and the dtype it came in.
+
+    Raises:
+      ReturnError: saying what was returned, in a student's words (``returned
+        None: is a `return` missing?``, ``returned a dict``, ``returned text``).
+    """
     if type(value) is np.ndarray and value.dtype.char == "d":
         # The common case, without a dtype conversion or a name lookup. Still a
         # copy: a function may return the same buffer on every call.
@@ -35,16 +40,33 @@ def to_array(value: Any) -> tuple[np.ndarray, str]:
             raise ReturnError(f"returned {value.size} numbers, more than any gradient here holds")
         return value.copy(), "float64"
     if value is None:
-        raise ReturnError("returned None (is a `return` missing?)")
+        raise ReturnError("returned None: is a `return` missing?")
+    if isinstance(value, (str, bytes, dict, set)):
+        raise ReturnError(f"returned {_described(value)}, not an array of numbers")
     try:
         arr = np.asarray(value)
-    except Exception:
-        raise ReturnError(f"returned a {type(value).__name__}, not an array of numbers") from None
+    except Exception:  # noqa: BLE001 - whatever the object does when converted
+        raise ReturnError(f"returned {_described(value)}, not an array of numbers") from None
     if arr.dtype.kind not in "biuf":
-        raise ReturnError(f"returned an array of {arr.dtype}, not of real numbers")
+        raise ReturnError(f"returned {_described(value)}, not an array of real numbers")
     if arr.size > MAX_ELEMENTS:
         raise ReturnError(f"returned {arr.size} numbers, more than any gradient here holds")
     return np.array(arr, dtype=np.float64), str(arr.dtype)
+
+
+def _described(value: Any) -> str:
+    """What a returned value is, in a student's words: ``a dict``, ``a tuple of 3 items``, ``text``."""
+    if isinstance(value, (str, bytes)):
+        return "text"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)} items"
+    dtype = getattr(value, "dtype", None)
+    if isinstance(value, np.ndarray) and dtype is not None:
+        kind = {"U": "text", "S": "bytes", "O": "Python objects", "c": "complex numbers", "M": "dates",
+                "m": "time spans"}.get(dtype.kind, str(dtype))
+        return f"an array of {kind}"
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
 def describe_exception(exc: BaseException, filenames: Collection[str | None]) -> str:
@@ -161,7 +183,7 @@ def call_targets(functions: Mapping[str, Callable | None], cases: Sequence[tuple
                         case_leaves.append([path, len(arrays), dtype])
                         arrays.append(out)
             except ReturnError as e:
-                record.update(error=f"{name}: {e}", error_kind=RETURN_KIND, error_case=index)
+                record.update(error=str(e), error_kind=RETURN_KIND, error_case=index)
             except BaseException as e:  # noqa: BLE001 - student code may raise anything, SystemExit included
                 record.update(error=describe_exception(e, {filename}), error_kind=type(e).__name__, error_case=index,
                               memory=isinstance(e, MemoryError))

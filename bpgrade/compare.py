@@ -32,6 +32,9 @@ from .reports import Diagnosis, TargetResult
 from .runner import SHOWN_KINDS, TargetRun
 
 _LOW_PRECISION = ("float32", "float16")
+#: A failing result within this of the truth (relative to the largest entry of its case) is right
+#: only to float32 precision, or an approximation: the diagnosis ``precision``, and no other.
+PRECISION_RTOL = 1e-5
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,15 @@ def _compare_leaf(pack: Pack, target: Target, cases: Sequence[Case], expected: E
             return fail(message, Diagnosis(code, f"{message}; hidden cases show no messages: make it work on "
                                                  "every shape and value the exercise allows."))
         where = cases[run.error_case].describe() if run.error_case is not None else "a case"
+        if run.error_kind == "NotImplementedError":
+            message = f"{target.function} is not implemented yet"
+            return fail(message, Diagnosis("not_implemented", message))
+        if run.error_kind == RETURN_KIND:
+            wanted = f"an array of shape {shown_shape}" if shown_shape else "the gradient's nest of arrays"
+            message = f"in {where}, {target.function} {run.error}"
+            said = run.error if run.error.endswith("?") else run.error + "."
+            return fail(message, Diagnosis("error", f"{target.function} {said} It must return d loss / d "
+                                                    f"{target.of} as {wanted}."))
         return fail(f"{run.error} in {where}", diagnoser.error(target, code, run.error, where))
     if len(run.outputs) != len(cases):
         message = f"{target.function} returned results for {len(run.outputs)} of {len(cases)} cases"
@@ -165,7 +177,8 @@ def _compare_leaf(pack: Pack, target: Target, cases: Sequence[Case], expected: E
     def diagnose(failing: Sequence[int]) -> Diagnosis | None:
         return diagnoser.values(target, expected.path, expected.cases, expected.arrays, outputs, failing)
 
-    return _compare_values(name, points, cases, expected, outputs, run.dtypes, got, pack.tolerance, hidden, diagnose)
+    return _compare_values(target.function, name, points, cases, expected, outputs, run.dtypes, got,
+                           pack.tolerance, hidden, diagnose)
 
 
 def _failure(run: TargetRun, code: str) -> str:
@@ -186,7 +199,7 @@ def _returned(leaves: Mapping[str, np.ndarray]) -> str:
     return f"{len(paths)} arrays ({shown})" if paths else "an empty list or dict"
 
 
-def _compare_values(name: str, points: float, cases: Sequence[Case], expected: Expected,
+def _compare_values(function: str, name: str, points: float, cases: Sequence[Case], expected: Expected,
                     outputs: Sequence[np.ndarray], dtypes: Sequence[str], got: np.ndarray,
                     tol: Tolerance, hidden: np.ndarray,
                     diagnose: Callable[[Sequence[int]], Diagnosis | None]) -> TargetResult:
@@ -211,20 +224,50 @@ def _compare_values(name: str, points: float, cases: Sequence[Case], expected: E
         return result(True, f"{counted} within tolerance" + (f" ({summary})" if summary else ""))
     counted = (f"{len(shown)} of {n - n_hidden} public cases and {hidden_failed} of {n_hidden} hidden cases"
                if n_hidden else f"{len(shown)} of {n} cases")
-    if not len(shown):
+    worst = ""
+    if len(shown):
+        j = int(shown[np.argmax(ratios[shown])])
+        exp, out = expected.arrays[j], outputs[j]
+        index = tuple(int(i) for i in np.unravel_index(np.argmax(np.abs(out - exp)), exp.shape))
+        worst = (f"worst: {_element(name, index)} in {cases[expected.cases[j]].describe()}: "
+                 f"{_pair(float(exp[index]), float(out[index]))} (abs error {abs_errors[j]:.2g}, rel error "
+                 f"{rel_errors[j]:.2g}; {summary}; tolerance {tol.rtol:g} relative)")
+    if np.all(abs_errors[failing] <= tol.atol + PRECISION_RTOL * expected.scale[failing]):
+        # Right to within float32's precision: that, and no mistake, is what it shows.
+        single = any(d in _LOW_PRECISION for d in dtypes) or all(_single(outputs[j]) for j in failing)
+        where = f"; {worst}" if worst else ""
+        if single:
+            message = f"right only to float32 precision in {counted}{where}: compute in float64"
+            text = (f"{function} computes in float32 (single precision), right to about 1e-7 of each value, "
+                    f"where the exercise asks for float64 (tolerance {tol.rtol:g} relative): compute in float64.")
+        else:
+            message = f"close to the truth but not exact in {counted}{where}"
+            text = (f"{function}'s values are close to the truth but not exact (tolerance {tol.rtol:g} relative), "
+                    "as a numerical approximation such as finite differences would be: an approximation is not a "
+                    "derivation; derive the gradient by hand.")
+        return result(False, message, Diagnosis("precision", text))
+    if worst:
+        message = f"wrong in {counted}; {worst}"
+    else:
         message = (f"right in the {n - n_hidden} public cases, wrong in {hidden_failed} of {n_hidden} hidden cases "
                    f"(whose values are not shown)")
-    else:
-        worst = int(shown[np.argmax(ratios[shown])])
-        exp, out = expected.arrays[worst], outputs[worst]
-        index = tuple(int(i) for i in np.unravel_index(np.argmax(np.abs(out - exp)), exp.shape))
-        message = (f"wrong in {counted}; worst: {_element(name, index)} in "
-                   f"{cases[expected.cases[worst]].describe()}: expected {exp[index]:.6g}, got {out[index]:.6g} "
-                   f"(abs error {abs_errors[worst]:.2g}, rel error {rel_errors[worst]:.2g}; {summary}; "
-                   f"tolerance {tol.rtol:g} relative)")
     if any(d in _LOW_PRECISION for d in dtypes):
         message += "; some results were returned in float32 or float16: compute in float64"
     return result(False, message, diagnose([int(j) for j in failing]))
+
+
+def _single(values: np.ndarray) -> bool:
+    """Whether every value is a float32 number (computed in float32, returned as float64)."""
+    with np.errstate(over="ignore"):
+        return bool(np.array_equal(values, values.astype(np.float32).astype(np.float64)))
+
+
+def _pair(expected: float, got: float) -> str:
+    """``expected 0.260577, got 0.26058``: with as many digits as it takes to tell them apart."""
+    for digits in range(6, 18):
+        if f"{expected:.{digits}g}" != f"{got:.{digits}g}":
+            break
+    return f"expected {expected:.{digits}g}, got {got:.{digits}g}"
 
 
 def _symbolic(shape: Sequence[str | int]) -> str:

@@ -112,17 +112,17 @@ class Diagnoser:
         variants = self._mistake_gradients([case_index[j] for j in examined])
         for k, mistake in enumerate(self.pack.mistakes):
             wrong = [_leaf(variants[i][k][target.name], path) if i in variants else None for i in case_index]
-            if _fits(got, wrong, examined):
+            if _names(got, wrong, expected, examined):
                 return self._make(mistake.code, target, mistake.text, case_index, expected, got, failing,
                                   mistake.readme)
-        if _fits(got, [-e for e in expected], failing):
+        if _names(got, [-e for e in expected], expected, failing):
             return self._make("sign", target, "The values are the negative of the truth: a sign is flipped "
                               "somewhere (p - y against y - p, or a minus lost in a derivative).",
                               case_index, expected, got, failing)
         factor = self._factor(case_index, expected, got, failing)
         if factor is not None:
             return self._make("scale", target, f"The values are {factor}.", case_index, expected, got, failing)
-        if _fits(got, _transposed(expected), failing):
+        if _names(got, _transposed(expected), expected, failing):
             return self._make("transpose", target, "The values are the truth transposed (where the matrix is "
                               "square, the shape cannot tell): swap the operands of the product.",
                               case_index, expected, got, failing)
@@ -154,12 +154,12 @@ class Diagnoser:
                             "(a sum or a mean over the wrong axis)")
                            for other in self.pack.dims if other != dim]
         for factor, label in candidates:
-            if _fits(got, scaled(factor), failing):
+            if _names(got, scaled(factor), expected, failing):
                 return label
         j = failing[0]
         e, g = expected[j], got[j]
         k = float(np.vdot(g, e) / np.vdot(e, e))
-        if k != 0 and _fits(got, [k * e for e in expected], failing):
+        if k != 0 and _names(got, [k * e for e in expected], expected, failing):
             fraction = Fraction(k).limit_denominator(16)
             shown = str(fraction) if abs(float(fraction) - k) <= FIT_RTOL * abs(k) else f"{k:.6g}"
             return f"{shown} times the truth, in every case"
@@ -203,6 +203,12 @@ def _fits(got: Arrays, hypothesis: Arrays, failing: Sequence[int]) -> bool:
     return bool(failing) and all(got[j] is not None and hypothesis[j] is not None
                                  and hypothesis[j].shape == got[j].shape and _close(got[j], hypothesis[j])
                                  for j in failing)
+
+
+def _names(got: Arrays, hypothesis: Arrays, expected: Arrays, failing: Sequence[int]) -> bool:
+    """The hypothesis fits, and is not the truth itself where the results fail (a mistake that does
+    not change this target, a factor that is 1 in these cases): only then may it be named."""
+    return _fits(got, hypothesis, failing) and not _fits(expected, hypothesis, failing)
 
 
 def _transposed(expected: Arrays) -> list[np.ndarray | None]:

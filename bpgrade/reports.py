@@ -27,7 +27,10 @@ DIAGNOSIS_CODES = {
     "activation_derivative": "the gradient with another activation's derivative left out or wrong",
     "chain_rule": "the gradient with a term or a path of the chain rule left out",
     "mistake": "a mistake that the exercise names (its mistake models)",
-    "error": "the function raised an exception (the student's line is quoted)",
+    "precision": "right only to float32 precision, or close but not exact (a numerical approximation such as "
+                 "finite differences)",
+    "error": "the function raised an exception (the student's line is quoted), or returned what is not an array",
+    "not_implemented": "the function raises NotImplementedError: not implemented yet (the template's stub)",
     "memory": "the submission ran out of memory",
     "forbidden": "the submission uses automatic differentiation or a forbidden module",
     "timeout": "the submission ran out of time",
@@ -177,27 +180,35 @@ class Report:
                 f"on {self.device}")
 
     def to_text(self, width: int | None = None) -> str:
-        """The table a student reads at a glance: target, result, points, reason."""
+        """The table a student reads at a glance: target, result, points, reason.
+        A reason said already (a syntax error, a shared helper failing) is said once:
+        the next targets it applies to read ``same as w1``."""
         width = width or min(shutil.get_terminal_size((100, 24)).columns, 120)
-        rows = [("target", "result", "points", "reason")]
+        said: dict[tuple[str, str], str] = {}
+        if self.status != "ok":
+            said[(self.message, "")] = "the status above"
+        rows, details = [("target", "result", "points", "reason")], [""]
         for t in self.targets:
-            rows.append((t.name, "pass" if t.passed else "FAIL", t.points, t.message))
+            key = (t.message, t.details)
+            again = said.setdefault(key, t.name) != t.name
+            rows.append((t.name, "pass" if t.passed else "FAIL", t.points, f"same as {said[key]}" if again
+                         else t.message))
+            details.append("" if again else t.details)
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
         indent = sum(widths) + 3 * 2
         lines = [self.headline]
         if self.status != "ok":
             lines.append(f"status: {self.status}: {self.message}")
         text_width = max(width - indent, 30)
-        for r, t in zip(rows, (None, *self.targets)):
+        for r, more_text in zip(rows, details):
             head = "  ".join(c.ljust(w) for c, w in zip(r[:3], widths))
             wrapped = textwrap.wrap(r[3], text_width) or [""]
             lines.append(f"{head}  {wrapped[0]}".rstrip())
             lines.extend(" " * indent + more for more in wrapped[1:])
-            if t is not None and t.details:
-                # The mistake's paragraph is wrapped; the case block keeps its layout.
-                first, *block = t.details.split("\n")
-                lines.extend(" " * indent + more for more in textwrap.wrap(first, text_width))
-                lines.extend(" " * indent + more for more in block)
+            # The mistake's paragraph and the case's heading are wrapped; the values keep their layout.
+            for line in more_text.split("\n") if more_text else ():
+                shown = [line] if line.startswith(" ") else textwrap.wrap(line, text_width)
+                lines.extend(" " * indent + part for part in shown)
         lines.append(f"score {self.points}")
         if self.notes:
             lines.append("notebook:")

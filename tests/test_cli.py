@@ -117,7 +117,9 @@ def test_init_writes_the_template_then_check_explains_what_is_left(run, tmp_path
     (tmp_path / "hw").mkdir()
     assert run("init", "mlp2", "hw", cwd=tmp_path).returncode == 0 and (tmp_path / "hw" / "mlp2.py").is_file()
     check = run("check", written, "-e", "mlp2")
-    assert check.returncode == 1 and check.stdout.count("NotImplementedError (line") == 5
+    # An untouched template: one line per function, no advice.
+    assert check.returncode == 1 and check.stdout.count("is not implemented yet") == 5
+    assert "Call it yourself" not in check.stdout and len(check.stdout.splitlines()) == 8
 
 
 def test_help_explains_the_commands(run):

@@ -209,3 +209,146 @@ def test_junit_survives_control_characters_in_messages():
     report = bpgrade.Report("mlp2", "eve", "error", (target,), seconds=0.1)
     error = ET.fromstring(to_junit([report])).find(".//error")
     assert error.get("type") == "error" and "\x00" not in error.get("message")
+
+
+FLOAT32_RETURNED = REFERENCE.read_text() + '''
+_reference = {name: globals()[name] for name in ("grad_w1", "grad_b1", "grad_w2", "grad_b2", "grad_x")}
+for _name, _f in _reference.items():
+    globals()[_name] = lambda x, y, params, _f=_f: _f(x, y, params).astype(np.float32)
+'''
+
+FLOAT32_COMPUTED = REFERENCE.read_text() + '''
+_reference = {name: globals()[name] for name in ("grad_w1", "grad_b1", "grad_w2", "grad_b2", "grad_x")}
+
+
+def _single(x, y, params, f):
+    small = {k: v.astype(np.float32) for k, v in params.items()}
+    return f(x.astype(np.float32), y.astype(np.float32), small).astype(np.float64)
+
+
+for _name, _f in _reference.items():
+    globals()[_name] = lambda x, y, params, _f=_f: _single(x, y, params, _f)
+'''
+
+CENTRAL_DIFFERENCES = '''
+import numpy as np
+
+STEP = 1e-5
+
+
+def loss(x, y, p):
+    l1 = np.maximum(x @ p["w1"] + p["b1"], 0)
+    return np.mean((l1 @ p["w2"] + p["b2"] - y) ** 2)
+
+
+def numerical(f, value):
+    grad = np.zeros_like(value)
+    for index in np.ndindex(value.shape):
+        old = value[index]
+        value[index] = old + STEP
+        up = f()
+        value[index] = old - STEP
+        down = f()
+        value[index] = old
+        grad[index] = (up - down) / (2 * STEP)
+    return grad
+
+
+def grad_w1(x, y, params):
+    return numerical(lambda: loss(x, y, params), params["w1"])
+
+
+def grad_b1(x, y, params):
+    return numerical(lambda: loss(x, y, params), params["b1"])
+
+
+def grad_w2(x, y, params):
+    return numerical(lambda: loss(x, y, params), params["w2"])
+
+
+def grad_b2(x, y, params):
+    return numerical(lambda: loss(x, y, params), params["b2"])
+
+
+def grad_x(x, y, params):
+    return numerical(lambda: loss(x, y, params), x)
+'''
+
+
+@pytest.mark.parametrize("source,words", [
+    (FLOAT32_RETURNED, "right only to float32 precision"),
+    (FLOAT32_COMPUTED, "right only to float32 precision"),
+    (CENTRAL_DIFFERENCES, "close to the truth but not exact"),
+], ids=["float32-returned", "float32-computed", "central-differences"])
+def test_a_result_right_to_float32_or_approximated_is_precision_and_nothing_else(mlp2, tmp_path, source, words):
+    path = tmp_path / "sub.py"
+    path.write_text(source)
+    report = bpgrade.check(mlp2, path)
+    assert report.status == "ok", report.message
+    failed = [t for t in report.targets if not t.passed]
+    assert failed, "every target of these fails, or some of them: never one passes wrongly"
+    for t in failed:
+        assert t.diagnosis.code == "precision", (t.name, t.diagnosis)
+        assert t.message.startswith(words) and "relu_mask" not in t.feedback and "times the truth" not in t.feedback
+    if "float32" in words:
+        assert len(failed) == 5 and all("compute in float64" in t.diagnosis.text for t in failed)
+    else:
+        assert all("finite differences" in t.diagnosis.text for t in failed)
+
+
+def test_values_that_differ_past_six_digits_are_shown_with_the_digits_that_differ(mlp2, reference):
+    def grad_b1(x, y, p):
+        return reference["grad_b1"](x, y, p) * (1 + 3e-7)
+
+    message = bpgrade.check(mlp2, {"b1": grad_b1}).targets[1].message
+    expected, got = re.search(r"expected (\S+), got (\S+) ", message).groups()
+    assert expected != got and float(got) / float(expected) == pytest.approx(1 + 3e-7, rel=1e-6)
+
+
+def test_a_hypothesis_that_is_the_truth_is_never_named(mlp2, public_cases):
+    """The ReLU-mask mistake models leave b2 as it is, and so does a factor 1: a b2 within 1e-6 of
+    the truth fits them, and must not be told either (it was told relu_mask)."""
+    from bpgrade import truth
+    from bpgrade.diagnosis import Diagnoser
+
+    b2 = mlp2.targets[3]
+    expected = [g["b2"] for g in truth.gradients(mlp2.model, {"b2": "b2"}, public_cases)]
+    got = [e * (1 + 1e-7) for e in expected]
+    everywhere = list(range(len(public_cases)))
+    assert Diagnoser(mlp2, public_cases).values(b2, "", everywhere, expected, got, everywhere) is None
+
+
+@pytest.mark.parametrize("returned,said", [
+    ("None", "returned None: is a `return` missing?"),
+    ("{'w1': x}", "returned a dict, not an array of numbers"),
+    ("'0.5'", "returned text, not an array of numbers"),
+    ("(x, y, params)", "returned a tuple of 3 items, not an array of numbers"),
+    ("np.array(['a', 'b'])", "returned an array of text, not an array of real numbers"),
+])
+def test_what_a_function_returned_instead_of_an_array_is_said(mlp2, tmp_path, returned, said):
+    path = tmp_path / "sub.py"
+    path.write_text(f"import numpy as np\n\n\ndef grad_w1(x, y, params):\n    return {returned}\n")
+    w1 = bpgrade.check(mlp2, path).targets[0]
+    assert w1.message == f"in case 0 (N=1, d=3, h=4, seed 0), grad_w1 {said}"
+    assert w1.diagnosis.code == "error" and w1.diagnosis.text.startswith(f"grad_w1 {said}")
+    assert w1.diagnosis.text.endswith("It must return d loss / d w1 as an array of shape (d, h).")
+    assert "raised" not in w1.feedback and "<U" not in w1.feedback
+
+
+def test_a_stub_is_not_implemented_yet_in_one_line(mlp2, tmp_path):
+    path = tmp_path / "sub.py"
+    path.write_text(REFERENCE.read_text().replace('def grad_x(x, y, params):',
+                                                  'def grad_x(x, y, params):\n    raise NotImplementedError\n'))
+    report = bpgrade.check(mlp2, path)
+    x = report.targets[4]
+    assert (x.message, x.diagnosis.code, x.diagnosis.text) == (
+        "grad_x is not implemented yet", "not_implemented", "grad_x is not implemented yet")
+    assert report.score == 4.0
+
+
+def test_a_reason_several_targets_share_is_written_once(mlp2, tmp_path):
+    path = tmp_path / "sub.py"
+    path.write_text("def grad_w1(x, y, params)\n    return x\n")
+    text = bpgrade.check(mlp2, path).to_text()
+    assert text.count("SyntaxError") == 1
+    assert text.count("same as the status above") == 5

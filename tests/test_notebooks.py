@@ -259,11 +259,14 @@ def test_reading_a_notebook_takes_time_linear_in_its_length(line):
     times = {}
     for n in (1_000, 10_000):
         text = notebook([code(f"{line}\n" * n), code(REF)])
-        start = time.perf_counter()
-        program = parse_notebook(text)
-        times[n] = time.perf_counter() - start
+        times[n] = []
+        for _ in range(3):  # the best of three: a busy machine slows one run, not all
+            start = time.perf_counter()
+            program = parse_notebook(text)
+            times[n].append(time.perf_counter() - start)
         assert len(program.notes) <= 13
-    assert times[10_000] < 5 and times[10_000] < 40 * max(times[1_000], 1e-3)
+    # Ten times the lines: about ten times the time (a quadratic reader took a hundred).
+    assert min(times[10_000]) < 5 and min(times[10_000]) < 50 * max(min(times[1_000]), 1e-3)
 
 
 def test_notes_are_capped_and_clean():

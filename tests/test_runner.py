@@ -133,8 +133,10 @@ def test_errors_in_functions_quote_the_students_line(tmp_path, mlp2):
     by_name = {t.name: t for t in report.targets}
     assert report.status == "ok"
     assert "ValueError" in by_name["w1"].message and "line 6: `return x.T @ np.ones((h, h))`" in by_name["w1"].message
-    assert "returned None (is a `return` missing?)" in by_name["b1"].message
-    assert "not of real numbers" in by_name["w2"].message
+    assert by_name["b1"].message == "in case 0 (N=1, d=3, h=4, seed 0), grad_b1 returned None: is a `return` missing?"
+    assert by_name["b1"].diagnosis.text == ("grad_b1 returned None: is a `return` missing? It must return d loss / "
+                                            "d b1 as an array of shape (h,).")
+    assert "grad_w2 returned text, not an array of numbers" in by_name["w2"].message
     assert by_name["b2"].diagnosis.code == "missing"
 
 
