@@ -5,9 +5,12 @@ two more seeds), as `bpgrade selftest` does, and prints, per pack: the failing
 targets of its wrong solutions, how many got a specific diagnosis (a code, not
 null), how many got the code the solution declares, and how many diagnoses
 the reference solutions got (must be 0); then the same count with the packs'
-mistake models taken away (the generic checks alone). Then it times `bpgrade
-check` of a wrong and of the right mlp2 solution, without and with the
-compilation cache, and prints the ratios.
+mistake models taken away (the generic checks alone). Then, per pack, its
+reference solution's results made float32, and made inexact as a numerical
+approximation is (each entry off by up to 1e-8 of the largest): how many
+failing targets got ``precision``, and whether any got another code (must be
+none). Then it times `bpgrade check` of a wrong and of the right mlp2
+solution, without and with the compilation cache, and prints the ratios.
 
     python benchmarks/diagnosis_coverage.py [--seeds public,1,2] [--repeat 3]
 """
@@ -24,6 +27,8 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+
+import numpy as np
 
 import bpgrade
 from bpgrade import selftest
@@ -57,6 +62,45 @@ def coverage(pack: bpgrade.Pack, seeds: list[int | None], codes: Counter) -> Cou
     return row
 
 
+def spoiled(pack: bpgrade.Pack, spoil) -> dict:
+    """The pack's reference solution's functions with ``spoil`` applied to every array they return."""
+    namespace: dict = {}
+    reference = pack.root / selftest.SELFTEST_DIR / selftest.REFERENCE
+    exec(compile(reference.read_text(), str(reference), "exec"), namespace)
+
+    def tree(value):
+        if isinstance(value, dict):
+            return {k: tree(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [tree(v) for v in value]
+        return spoil(np.asarray(value, dtype=np.float64))
+
+    return {t.name: (lambda *a, f=namespace[t.function]: tree(f(*a))) for t in pack.targets}
+
+
+def approximated(value: np.ndarray) -> np.ndarray:
+    """Each entry off by up to 1e-8 of the largest, as finite differences are (deterministic)."""
+    noise = np.sin(np.arange(value.size) * 12.9898 + 78.233).reshape(value.shape)
+    return value + 1e-8 * np.max(np.abs(value), initial=0.0) * noise
+
+
+def precision_check() -> None:
+    """Float32 and approximated results get `precision` and nothing else, on every pack."""
+    print(f"\n{'pack':12} {'float32: failing':>16} {'precision':>9} {'approximated: failing':>21} {'precision':>9}")
+    others = []
+    for name in bpgrade.packs.shipped_packs():
+        pack = bpgrade.load_pack(name)
+        row = []
+        for spoil in (lambda v: v.astype(np.float32), approximated):
+            report = bpgrade.check(pack, spoiled(pack, spoil))
+            failed = [t for t in report.targets if not t.passed]
+            row += [len(failed), sum(t.diagnosis is not None and t.diagnosis.code == "precision" for t in failed)]
+            others += [(name, t.name, t.diagnosis and t.diagnosis.code) for t in failed
+                       if t.diagnosis is None or t.diagnosis.code != "precision"]
+        print(f"{name:12} {row[0]:16} {row[1]:9} {row[2]:21} {row[3]:9}")
+    print(f"failing targets with another diagnosis than precision: {others or 'none'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="public,1,2", help="comma-separated seeds; public: the public cases")
@@ -81,6 +125,7 @@ def main() -> None:
     print(f"Without the packs' mistake models (generic checks alone): {generic['specific']} of "
           f"{generic['failing']}.")
     print("codes: " + ", ".join(f"{code} {n}" for code, n in codes.most_common()))
+    precision_check()
     wrong = ROOT / "exercises" / "mlp2" / "selftest" / "relu_mask_left_out.py"
     right = ROOT / "solutions" / "mlp2.py"
     with tempfile.TemporaryDirectory() as warm:
