@@ -7,6 +7,7 @@ nothing but NumPy and the standard library.
 
 from __future__ import annotations
 
+import os
 import traceback
 from typing import Any, Callable, Collection, Mapping, Sequence
 
@@ -79,10 +80,17 @@ def describe_exception(exc: BaseException, filenames: Collection[str | None]) ->
     text = traceback.format_exception_only(type(exc), exc)[-1].strip()
     if isinstance(exc, SyntaxError) and exc.filename in filenames and exc.lineno:
         return (text + _where(exc.filename, exc.lineno, exc.text))[:MAX_MESSAGE]
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename in filenames]
+    stack = traceback.extract_tb(exc.__traceback__)
+    frames = [f for f in stack if f.filename in filenames]
     if frames:
         text += _where(frames[-1].filename, frames[-1].lineno, frames[-1].line)
+    if stack and stack[-1].filename.startswith(_NUMPY_DIR):
+        # Raised inside NumPy: which one, since the student's may differ.
+        text += f" [NumPy {np.__version__}]"
     return text[:MAX_MESSAGE]
+
+
+_NUMPY_DIR = os.path.dirname(np.__file__) + os.sep
 
 
 def _where(filename: str, lineno: int, line: str | None) -> str:

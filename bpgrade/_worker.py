@@ -45,7 +45,7 @@ import time
 import types
 from typing import Any, Callable, Collection, Mapping, Sequence
 
-from . import _confine, _seccomp
+from . import _confine, _oldnumpy, _seccomp
 from ._calls import build, call_targets, describe_exception
 from ._standins import NOTEBOOK_NAMES, DisplayOnly
 from ._wire import decode, encode, send_message
@@ -97,6 +97,7 @@ def main(control_fd: int) -> None:
     setup, arrays = decode(sys.stdin.buffer.read(), max_header=MAX_SETUP_HEADER)
     for name in PRELOAD:
         importlib.import_module(name)
+    _oldnumpy.install()
     cases = [(build(case["inputs"], arrays), build(case["params"], arrays)) for case in setup["cases"]]
     sock = socket.socket(fileno=control_fd)
     lib = _confine.libc()
@@ -237,6 +238,9 @@ def run_submission(source: str, filename: str, functions: Mapping[str, str], for
     blocker = ImportBlocker(forbidden)
     sys.meta_path.insert(0, blocker)
     sys.meta_path.append(Unavailable())
+    # What a submission may import is imported already: nothing else is found on a path (an
+    # installed package such as scipy gets the message that lists what may be imported).
+    sys.path.clear()
     header: dict[str, Any] = {"import_error": None, "memory": False}
     found: dict[str, Callable | None] = {name: None for name in functions}
     module = types.ModuleType("submission")
@@ -252,7 +256,8 @@ def run_submission(source: str, filename: str, functions: Mapping[str, str], for
     try:
         for name, code in chunks:
             try:
-                compiled = compile(code, name, "exec")
+                # dont_inherit: compiled as Python compiles a file, without this module's __future__ imports.
+                compiled = compile(code, name, "exec", dont_inherit=True)
             except (RecursionError, MemoryError) as e:
                 # The parser's own limit, not the submission's memory.
                 raise SyntaxError(f"too deeply nested for Python to compile ({type(e).__name__})") from None
@@ -265,7 +270,7 @@ def run_submission(source: str, filename: str, functions: Mapping[str, str], for
             fn = module.__dict__.get(function_name)
             found[name] = fn if callable(fn) else None
     calls, outputs = call_targets(found, cases, nested) if header["import_error"] is None else ({"targets": {}}, [])
-    header.update(calls, forbidden=sorted(set(blocker.attempts)))
+    header.update(calls, forbidden=sorted(set(blocker.attempts)), old_numpy=_oldnumpy.USED)
     _send(channel, encode(header, outputs))
     if not hidden or header["import_error"] is not None:
         return
@@ -279,7 +284,8 @@ def run_submission(source: str, filename: str, functions: Mapping[str, str], for
     again = {name: None if record["missing"] or record["error"] else found[name]
              for name, record in calls["targets"].items()}
     calls, outputs = call_targets(again, hidden_cases, nested)
-    _send(channel, encode({**calls, "forbidden": sorted(set(blocker.attempts))}, outputs))
+    _send(channel, encode({**calls, "forbidden": sorted(set(blocker.attempts)), "old_numpy": _oldnumpy.USED},
+                          outputs))
 
 
 def _send(channel: socket.socket, frame: bytes) -> None:

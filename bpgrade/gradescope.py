@@ -47,7 +47,7 @@ def results(report: Report, *, visibility: str = "visible", stdout_visibility: s
     if report.status != "ok":
         output += f"\n\nThe submission did not run ({report.status}): {report.message}"
     if report.notes:
-        output += "\n\nNotebook:\n" + "\n".join(f"- {note}" for note in report.notes)
+        output += "\n\nNotes:\n" + "\n".join(f"- {note}" for note in report.notes)
     return _results(report.score, report.seconds, output, tests, visibility, stdout_visibility)
 
 

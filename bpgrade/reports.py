@@ -117,7 +117,8 @@ class Report:
     status. ``output`` is what the submission printed (cut to a few KB): it is
     kept out of the JSON record and the table, so that nothing a submission
     prints reaches the grader's stdout or its machine-readable outputs.
-    ``notes`` say what of a notebook submission did not run, and why;
+    ``notes`` say what of a notebook submission did not run, and why, and
+    what the grader gave an older NumPy's meaning;
     ``isolation`` how the submission was isolated while it ran.
     """
 
@@ -211,7 +212,7 @@ class Report:
                 lines.extend(" " * indent + part for part in shown)
         lines.append(f"score {self.points}")
         if self.notes:
-            lines.append("notebook:")
+            lines.append("notes:")
             lines.extend(textwrap.fill(note, width, initial_indent="  ", subsequent_indent="    ")
                          for note in self.notes)
         return "\n".join(lines)
@@ -235,7 +236,7 @@ class Report:
                 lines += ["", f"<details><summary>{html.escape(t.name)}: {html.escape(t.diagnosis.code)}</summary>",
                           "", fence + "text", t.details, fence, "", "</details>"]
         if self.notes:
-            lines += ["", "Notebook:", ""] + [f"- {markdown_text(note)}" for note in self.notes]
+            lines += ["", "Notes:", ""] + [f"- {markdown_text(note)}" for note in self.notes]
         return "\n".join(lines) + "\n"
 
     def to_html(self) -> str:
@@ -254,7 +255,7 @@ class Report:
         return (f"<div class=\"bpgrade-report\"><p>{e(self.headline)}</p>{status}"
                 "<table><thead><tr><th>target</th><th>result</th><th>points</th><th>reason</th></tr></thead>"
                 f"<tbody>{''.join(rows)}</tbody></table>"
-                f"<p><b>score {self.points}</b></p>" + (f"<p>Notebook:</p><ul>{notes}</ul>" if notes else "")
+                f"<p><b>score {self.points}</b></p>" + (f"<p>Notes:</p><ul>{notes}</ul>" if notes else "")
                 + "</div>")
 
     def _repr_html_(self) -> str:

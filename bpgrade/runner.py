@@ -19,12 +19,15 @@ from typing import Any, Callable, Collection, Mapping, Sequence
 import numpy as np
 
 from ._calls import MAX_MESSAGE, RETURN_KIND, call_targets
+from ._oldnumpy import REMOVED
 from .cases import Case
 from .errors import SubmissionError
 from .packs import Pack
 from .safetext import clean
 from .submissions import DEFAULT_MAX_SOURCE, size_text
 
+#: What the worker may report it gave an older NumPy's meaning (checked: a worker's words are never shown).
+REMOVED_NAMES = (*REMOVED, "reshape(newshape=)")
 #: The error kinds shown for a hidden case: the built-in exceptions' names (a class of the
 #: submission's own could carry anything in its name) and a bad return value.
 SHOWN_KINDS = frozenset(name for name, value in vars(builtins).items()
@@ -225,10 +228,16 @@ def result_from_frames(frames: Sequence[tuple[Mapping, Sequence[np.ndarray]]], j
     not cover every case is an error. Of the hidden cases' frame only numbers
     and checked words are kept, never the submission's own text.
     """
+    notes: tuple[str, ...] = ()
+
     def result(status: str, message: str = "", targets=None) -> RunResult:
-        return RunResult(status, message, targets or {}, output, seconds, isolation=isolation)
+        return RunResult(status, message, targets or {}, output, seconds, notes, isolation)
 
     try:
+        old = [name for name in REMOVED_NAMES if any(name in (h.get("old_numpy") or ()) for h, _ in frames)]
+        if old:
+            notes = (f"NumPy {np.__version__}, here, has no {', '.join('np.' + n for n in old)}: "
+                     "bpgrade gave them the meaning older NumPy gave them",)
         used = {str(m) for header, _ in frames for m in header.get("forbidden") or ()}
         if used & set(job.forbidden):
             return result("forbidden", forbidden_message(sorted(used & set(job.forbidden))))

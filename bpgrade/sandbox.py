@@ -261,7 +261,8 @@ class Sandbox:
                         del running[run.job]
                         by_pid.pop(run.pid, None)
                         send_message(self._sock, {"op": "sweep", "slot": run.slot, "pid": run.pid})
-                        result = dataclasses.replace(self._result(run, now), notes=run.notes)
+                        result = self._result(run, now)
+                        result = dataclasses.replace(result, notes=run.notes + result.notes)
                         _close(run)
                         away = time.monotonic()
                         yield run.key, result

@@ -216,7 +216,7 @@ def test_gradescope_grades_an_uploaded_notebook(mlp2, tmp_path, wrong):
     (tmp_path / "sub").mkdir()
     shutil.copy(wrong, tmp_path / "sub" / "hw3.ipynb")
     results = gradescope.autograde(mlp2, tmp_path / "sub")
-    assert results["score"] == 4.0 and "Notebook:\n- cell 2: line 1" in results["output"]
+    assert results["score"] == 4.0 and "Notes:\n- cell 2: line 1" in results["output"]
 
 
 def test_a_constant_runs_only_if_its_names_do_and_percent_lines_stay_python():

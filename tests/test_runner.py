@@ -294,3 +294,43 @@ def test_the_size_limit_is_the_max_size_option(tmp_path, mlp2):
     assert submit(tmp_path, mlp2, source).passed
     report = submit(tmp_path, mlp2, source, max_size=1000)
     assert report.status == "error" and "bpgrade runs at most 0.000954 MiB (--max-size)" in report.message
+
+
+OLD_NUMPY = REFERENCE.read_text().replace("import numpy as np", """import numpy as np
+
+EPS = np.float(0) + np.product([1.0]) * 0
+MISSING = np.NaN""").replace('return d_l2.sum(axis=0)', 'return np.reshape(d_l2.sum(axis=0), newshape=(1,))')
+
+
+def test_code_written_for_an_older_numpy_runs_with_a_note(tmp_path, mlp2):
+    assert "np.float(" in OLD_NUMPY and "newshape" in OLD_NUMPY
+    report = submit(tmp_path, mlp2, OLD_NUMPY)
+    assert report.passed, report.to_text()
+    [note] = report.notes
+    assert note.startswith(f"NumPy {np.__version__}, here, has no np.float, np.NaN, np.product, "
+                           "np.reshape(newshape=): bpgrade gave them")
+
+
+def test_an_error_inside_numpy_names_its_version(tmp_path, mlp2):
+    report = submit(tmp_path, mlp2, """
+        import numpy as np
+
+        def grad_w1(x, y, params):
+            return np.linalg.inv(np.zeros((2, 3)))
+    """)
+    assert f"[NumPy {np.__version__}]" in report.targets[0].message
+
+
+@pytest.mark.parametrize("module", ["scipy", "opt_einsum", "glob", "no_such_module"])
+def test_an_installed_module_that_is_not_allowed_gets_the_documented_message(tmp_path, mlp2, module):
+    report = submit(tmp_path, mlp2, f"import {module}\n")
+    assert report.status == "error"
+    assert f"No module named '{module}' here: a submission may import numpy and these standard modules" \
+        in report.message
+    assert "site-packages" not in report.message and "PermissionError" not in report.message
+
+
+def test_submissions_are_compiled_without_the_graders_future_imports(tmp_path, mlp2):
+    """bpgrade's worker has `from __future__ import annotations`; a submission must not inherit it."""
+    report = submit(tmp_path, mlp2, "def grad_w1(x: NotAName, y, params):\n    return x\n")
+    assert report.status == "error" and "NameError: name 'NotAName' is not defined" in report.message
