@@ -8,6 +8,7 @@ nothing but NumPy and the standard library.
 from __future__ import annotations
 
 import os
+import signal
 import traceback
 from typing import Any, Callable, Collection, Mapping, Sequence
 
@@ -21,6 +22,17 @@ MAX_LEAVES = 1000
 MAX_MESSAGE = 500
 #: The error kind of a function that returned what is not made of arrays of numbers.
 RETURN_KIND = "return"
+#: The error kind of a function that ran past its share of the time limit.
+TIMEOUT_KIND = "timeout"
+
+
+class OutOfTime(BaseException):
+    """Raised in a graded function that ran past its share of the time limit (a BaseException,
+    so that an ``except Exception`` in the submission lets it through)."""
+
+
+def _out_of_time(signum, frame) -> None:
+    raise OutOfTime
 
 
 class ReturnError(Exception):
@@ -147,7 +159,7 @@ def _copy(tree: Any) -> Any:
 
 
 def call_targets(functions: Mapping[str, Callable | None], cases: Sequence[tuple[Sequence[Any], Mapping]],
-                 nested: Collection[str] = ()) -> tuple[dict, list[np.ndarray]]:
+                 nested: Collection[str] = (), share: float | None = None) -> tuple[dict, list[np.ndarray]]:
     """Call every graded function on every case.
 
     Args:
@@ -156,6 +168,9 @@ def call_targets(functions: Mapping[str, Callable | None], cases: Sequence[tuple
         nests of lists and dicts of arrays); params None: no params argument.
       nested: the targets whose gradient is a nest of arrays (a list of
         layers); the others are one array each.
+      share: seconds of wall-clock time each function may take for all the
+        cases (a SIGALRM timer; in a worker only): one endless function fails
+        alone, with the error kind :data:`TIMEOUT_KIND`.
 
     Returns:
       A header ``{"targets": {name: {"missing", "error", "error_kind",
@@ -174,32 +189,49 @@ def call_targets(functions: Mapping[str, Callable | None], cases: Sequence[tuple
         if fn is None:
             continue
         filename = getattr(getattr(fn, "__code__", None), "co_filename", None)
-        for index, (inputs, params) in enumerate(cases):
-            # Fresh copies: a function that changes its arguments in place
-            # must not change what the next function sees.
-            args = [_copy(a) for a in inputs] + ([] if params is None else [_copy(params)])
-            try:
-                returned = fn(*args)
-                if name not in nested:
-                    out, dtype = to_array(returned)
-                    case_leaves = [["", len(arrays), dtype]]
-                    arrays.append(out)
-                else:
-                    case_leaves = []
-                    for path, leaf in leaves(returned):
-                        out, dtype = to_array(leaf)
-                        case_leaves.append([path, len(arrays), dtype])
-                        arrays.append(out)
-            except ReturnError as e:
-                record.update(error=str(e), error_kind=RETURN_KIND, error_case=index)
-            except BaseException as e:  # noqa: BLE001 - student code may raise anything, SystemExit included
-                record.update(error=describe_exception(e, {filename}), error_kind=type(e).__name__, error_case=index,
-                              memory=isinstance(e, MemoryError))
-            else:
-                record["outputs"].append(case_leaves)
-                continue
-            break
+        if share is not None:
+            # Again every 0.1 s, for a submission that catches the first.
+            signal.signal(signal.SIGALRM, _out_of_time)
+            signal.setitimer(signal.ITIMER_REAL, share, 0.1)
+        try:
+            _call_cases(fn, filename, cases, name in nested, record, arrays, share)
+        finally:
+            if share is not None:
+                signal.setitimer(signal.ITIMER_REAL, 0)
     return {"targets": targets}, arrays
+
+
+def _call_cases(fn: Callable, filename: str | None, cases, nested: bool, record: dict, arrays: list[np.ndarray],
+                share: float | None) -> None:
+    """One function on every case, into ``record`` and ``arrays``, until it fails."""
+    for index, (inputs, params) in enumerate(cases):
+        # Fresh copies: a function that changes its arguments in place
+        # must not change what the next function sees.
+        args = [_copy(a) for a in inputs] + ([] if params is None else [_copy(params)])
+        try:
+            returned = fn(*args)
+            if not nested:
+                out, dtype = to_array(returned)
+                case_leaves = [["", len(arrays), dtype]]
+                arrays.append(out)
+            else:
+                case_leaves = []
+                for path, leaf in leaves(returned):
+                    out, dtype = to_array(leaf)
+                    case_leaves.append([path, len(arrays), dtype])
+                    arrays.append(out)
+        except ReturnError as e:
+            record.update(error=str(e), error_kind=RETURN_KIND, error_case=index)
+        except OutOfTime:
+            record.update(error=f"ran past its share of the time limit ({share:.3g} s)", error_kind=TIMEOUT_KIND,
+                          error_case=index)
+        except BaseException as e:  # noqa: BLE001 - student code may raise anything, SystemExit included
+            record.update(error=describe_exception(e, {filename}), error_kind=type(e).__name__, error_case=index,
+                          memory=isinstance(e, MemoryError))
+        else:
+            record["outputs"].append(case_leaves)
+            continue
+        break
 
 
 def build(structure: Any, arrays: Sequence[np.ndarray]) -> Any:

@@ -220,16 +220,20 @@ def _worker(setup: dict, cases, name: str, fds: Sequence[int], uid: int | None, 
             worker_filter.install()
         channel = socket.socket(fileno=RESULT_FD)
         run_submission(source, name, setup["functions"], setup["forbidden"], cases, setup["nested"],
-                       channel, setup["hidden"])
+                       channel, setup["hidden"], setup["limits"]["wall"])
     finally:
         os._exit(0)
 
 
 def run_submission(source: str, filename: str, functions: Mapping[str, str], forbidden: Sequence[str],
-                   cases, nested: Collection[str], channel: socket.socket, hidden: int = 0) -> None:
+                   cases, nested: Collection[str], channel: socket.socket, hidden: int = 0,
+                   wall: float = 10.0) -> None:
     """Import ``source`` as a module, call its graded functions on ``cases`` and send
     the result frame on ``channel``; then, when there are ``hidden`` cases and it
     imported, receive their inputs on ``channel`` and send a second frame.
+
+    Each function may take an equal share of the ``wall`` seconds in each
+    phase (one share is left for the import): an endless one fails alone.
 
     For a notebook (``filename`` ends with ``.ipynb``), ``source`` is the JSON of
     :class:`bpgrade.notebooks.Program`: its cells run one after the other in one
@@ -269,7 +273,9 @@ def run_submission(source: str, filename: str, functions: Mapping[str, str], for
         for name, function_name in functions.items():
             fn = module.__dict__.get(function_name)
             found[name] = fn if callable(fn) else None
-    calls, outputs = call_targets(found, cases, nested) if header["import_error"] is None else ({"targets": {}}, [])
+    share = wall / (len(functions) * (2 if hidden else 1) + 1)
+    calls, outputs = (call_targets(found, cases, nested, share) if header["import_error"] is None
+                      else ({"targets": {}}, []))
     header.update(calls, forbidden=sorted(set(blocker.attempts)), old_numpy=_oldnumpy.USED)
     _send(channel, encode(header, outputs))
     if not hidden or header["import_error"] is not None:
@@ -283,7 +289,7 @@ def run_submission(source: str, filename: str, functions: Mapping[str, str], for
     # A function that failed on a public case is not called again.
     again = {name: None if record["missing"] or record["error"] else found[name]
              for name, record in calls["targets"].items()}
-    calls, outputs = call_targets(again, hidden_cases, nested)
+    calls, outputs = call_targets(again, hidden_cases, nested, share)
     _send(channel, encode({**calls, "forbidden": sorted(set(blocker.attempts)), "old_numpy": _oldnumpy.USED},
                           outputs))
 

@@ -24,7 +24,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from . import _calls
-from ._calls import RETURN_KIND
+from ._calls import RETURN_KIND, TIMEOUT_KIND
 from .cases import Case
 from .diagnosis import Diagnoser
 from .packs import Pack, Target, Tolerance
@@ -152,6 +152,10 @@ def _compare_leaf(pack: Pack, target: Target, cases: Sequence[Case], expected: E
         if run.error_kind == "NotImplementedError":
             message = f"{target.function} is not implemented yet"
             return fail(message, Diagnosis("not_implemented", message))
+        if run.error_kind == TIMEOUT_KIND:
+            message = f"{target.function} {run.error} in {where}"
+            return fail(message, Diagnosis("timeout", f"{message}: look for a loop that does not end, or work "
+                                                      "that grows much faster than the inputs."))
         if run.error_kind == RETURN_KIND:
             wanted = f"an array of shape {shown_shape}" if shown_shape else "the gradient's nest of arrays"
             message = f"in {where}, {target.function} {run.error}"
@@ -187,6 +191,8 @@ def _failure(run: TargetRun, code: str) -> str:
         return "ran out of memory"
     if run.error_kind == RETURN_KIND:
         return "returned what is not an array of numbers"
+    if run.error_kind == TIMEOUT_KIND:
+        return "ran past its share of the time limit"
     return f"raised {run.error_kind}" if run.error_kind in SHOWN_KINDS else "raised an exception"
 
 

@@ -33,7 +33,7 @@ DIAGNOSIS_CODES = {
     "not_implemented": "the function raises NotImplementedError: not implemented yet (the template's stub)",
     "memory": "the submission ran out of memory",
     "forbidden": "the submission uses automatic differentiation or a forbidden module",
-    "timeout": "the submission ran out of time",
+    "timeout": "the submission ran out of time, or one function ran past its share of it",
 }
 
 

@@ -18,7 +18,7 @@ from typing import Any, Callable, Collection, Mapping, Sequence
 
 import numpy as np
 
-from ._calls import MAX_MESSAGE, RETURN_KIND, call_targets
+from ._calls import MAX_MESSAGE, RETURN_KIND, TIMEOUT_KIND, call_targets
 from ._oldnumpy import REMOVED
 from .cases import Case
 from .errors import SubmissionError
@@ -31,7 +31,8 @@ REMOVED_NAMES = (*REMOVED, "reshape(newshape=)")
 #: The error kinds shown for a hidden case: the built-in exceptions' names (a class of the
 #: submission's own could carry anything in its name) and a bad return value.
 SHOWN_KINDS = frozenset(name for name, value in vars(builtins).items()
-                        if isinstance(value, type) and issubclass(value, BaseException)) | {RETURN_KIND}
+                        if isinstance(value, type) and issubclass(value, BaseException)) | {RETURN_KIND,
+                                                                                             TIMEOUT_KIND}
 
 @dataclass(frozen=True)
 class Limits:

@@ -174,7 +174,7 @@ class Sandbox:
         setup = {"functions": dict(self.job.functions), "forbidden": list(self.job.forbidden), "cases": public,
                  "hidden": self.job.hidden, "nested": sorted(self.job.nested), "scratch": str(self._scratch),
                  "uid_base": UID_BASE, "root": self._root,
-                 "limits": {"cpu": max(1, math.ceil(limits.cpu)), "memory": limits.memory,
+                 "limits": {"wall": limits.wall, "cpu": max(1, math.ceil(limits.cpu)), "memory": limits.memory,
                             "file_size": limits.file_size}}
         env = {"PATH": os.defpath, "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                "MKL_NUM_THREADS": "1"}

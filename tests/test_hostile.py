@@ -250,7 +250,9 @@ def test_links_out_of_the_batch_are_not_followed(graded):
 
 def test_timeouts_and_memory_are_named(graded):
     records = graded["records"]
-    assert "time limit of 2 s" in records["endless_loop"]["message"]
+    w1 = records["endless_loop"]["targets"][0]
+    assert w1["diagnosis"]["code"] == "timeout" and "grad_w1 ran past its share of the time limit" in w1["message"]
+    assert "time limit of 2 s" in records["sleep_at_import"]["message"]
     assert "MemoryError" in records["memory_hog"]["message"] and "1 GiB" in records["memory_hog"]["message"]
 
 

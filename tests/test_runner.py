@@ -334,3 +334,26 @@ def test_submissions_are_compiled_without_the_graders_future_imports(tmp_path, m
     """bpgrade's worker has `from __future__ import annotations`; a submission must not inherit it."""
     report = submit(tmp_path, mlp2, "def grad_w1(x: NotAName, y, params):\n    return x\n")
     assert report.status == "error" and "NameError: name 'NotAName' is not defined" in report.message
+
+
+def test_one_endless_function_fails_alone(tmp_path, mlp2):
+    source = REFERENCE.read_text().replace("def grad_x(x, y, params):",
+                                           "def grad_x(x, y, params):\n    while True:\n        pass\n")
+    report = submit(tmp_path, mlp2, source, timeout=2.0)
+    assert report.status == "ok" and report.score == 4.0
+    x = report.targets[4]
+    assert x.diagnosis.code == "timeout"
+    assert x.message.startswith("grad_x ran past its share of the time limit (0.333 s) in case 0")
+
+
+def test_a_function_that_catches_its_timeout_still_cannot_hold_the_batch(tmp_path, mlp2):
+    report = submit(tmp_path, mlp2, """
+        def grad_w1(x, y, params):
+            while True:
+                try:
+                    while True:
+                        pass
+                except BaseException:
+                    pass
+    """, timeout=1.0)
+    assert report.status == "timeout" and "time limit of 1 s" in report.message
