@@ -28,7 +28,7 @@ import jax
 import numpy as np
 
 from . import truth
-from .errors import PackError
+from .errors import BpgradeError, PackError
 from .models import is_shape
 from .packs import PACK_FILE, Pack
 
@@ -161,3 +161,33 @@ def _draw(pack: Pack, dims: Mapping[str, int], seeds: list[int], count: int) -> 
             if len(found) == count:
                 return found
     return None
+
+
+def case_source(pack: Pack, case: Case) -> str:
+    """Python code that builds ``case``'s arguments exactly as bpgrade passes them
+    (float64 values written so that they read back bit for bit), ready to paste.
+
+    Raises:
+      BpgradeError: a hidden case, whose values are never shown.
+    """
+    if case.hidden:
+        raise BpgradeError(f"case {case.index} is a hidden case: its values are not shown")
+    call = ", ".join([*pack.inputs, *(["params"] if pack.params else [])])
+    lines = [f"# {case.describe()} of {pack.name}, as bpgrade passes it; then call, for example,",
+             f"# {pack.targets[0].function}({call})", "import numpy as np", ""]
+    lines += [f"{name} = {_literal(case.tensors[name], 0)}" for name in pack.inputs]
+    if pack.params:
+        entries = "".join(f"\n    {name!r}: {_literal(case.tensors[name], 4)}," for name in pack.params)
+        lines.append("params = {" + entries + "\n}")
+    return "\n".join(lines) + "\n"
+
+
+def _literal(value, indent: int) -> str:
+    """A float64 array (or a nest of lists and dicts of them) as Python code."""
+    pad = " " * indent
+    if isinstance(value, dict):
+        return "{" + "".join(f"\n{pad}    {k!r}: {_literal(v, indent + 4)}," for k, v in value.items()) + f"\n{pad}}}"
+    if isinstance(value, (list, tuple)):
+        return "[" + "".join(f"\n{pad}    {_literal(v, indent + 4)}," for v in value) + f"\n{pad}]"
+    # repr of a Python float is the shortest text that reads back as the same float64.
+    return f"np.array({np.asarray(value, dtype=np.float64).tolist()!r}, dtype=np.float64)"

@@ -30,8 +30,10 @@ A submission is a Python file that defines the exercise's gradient functions
 (grad_w1, grad_b1, ... for mlp2). Start from the template:
 
   bpgrade list                       the shipped exercises
+  bpgrade show mlp2                  its statement: the network, the equations, what to derive
   bpgrade init mlp2 my_mlp2.py       write the template to fill in
   bpgrade check my_mlp2.py -e mlp2   grade it on the public cases
+  bpgrade case mlp2 12               Python code that builds case 12's arguments, to call a function on
 
 Course staff grade a folder of submissions into a gradebook:
 
@@ -183,6 +185,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("list", help="list the shipped exercises", description="List the shipped exercises.")
 
+    show = commands.add_parser("show", help="print an exercise's statement: its equations and what to derive",
+                               description="Print the statement of an exercise (its README.md), which the "
+                                           "diagnoses point to.")
+    show.add_argument("exercise", metavar="EXERCISE", help="a shipped exercise or the path of a pack folder")
+
+    case = commands.add_parser(
+        "case", help="print Python code that builds a public case's arguments",
+        description="Print Python code that builds the arguments of public case N exactly as bpgrade passes "
+                    "them (float64 values that read back bit for bit), to paste and call a function on, as a "
+                    "diagnosis suggests. Hidden cases are never shown.")
+    case.add_argument("exercise", metavar="EXERCISE", help="a shipped exercise or the path of a pack folder")
+    case.add_argument("number", type=int, metavar="N", help="the case's number, as the report names it")
+    case.add_argument("--seed", type=int, metavar="INT", help="the case set (default: the public cases)")
+
     init = commands.add_parser("init", help="write an exercise's template to fill in",
                                description="Write an exercise's template, the file a student fills in.")
     init.add_argument("exercise", metavar="EXERCISE", help="a shipped exercise or the path of a pack folder")
@@ -257,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"check": _check, "grade": _grade, "merge": _merge, "report": _report, "gradescope": _gradescope,
                 "gradescope-bundle": _gradescope_bundle, "selftest": _selftest, "new": _new,
-                "list": _list, "init": _init}[args.command](args)
+                "list": _list, "init": _init, "show": _show, "case": _case}[args.command](args)
     except BpgradeError as e:
         print(f"bpgrade: error: {clean(str(e))}", file=sys.stderr)
         return EXIT_USAGE
@@ -475,6 +491,28 @@ def _list(args) -> int:
     return EXIT_PASSED
 
 
+def _show(args) -> int:
+    from .packs import load_pack
+
+    pack = load_pack(args.exercise)
+    sys.stdout.write(pack.readme.read_text(encoding="utf-8"))
+    return EXIT_PASSED
+
+
+def _case(args) -> int:
+    from .cases import case_source, generate_cases
+    from .packs import load_pack
+
+    pack = load_pack(args.exercise)
+    cases = generate_cases(pack, args.seed)
+    if not 0 <= args.number < len(cases):
+        public = sum(not c.hidden for c in cases)
+        raise BpgradeError(f"{pack.name} has cases 0 to {public - 1}" + (f" (seed {args.seed})" if args.seed is not None
+                                                                        else "") + f", not {args.number}")
+    sys.stdout.write(case_source(pack, cases[args.number]))
+    return EXIT_PASSED
+
+
 def _init(args) -> int:
     from .packs import load_pack
 
@@ -488,7 +526,8 @@ def _init(args) -> int:
         dest.write_text(pack.template.read_text(encoding="utf-8"), encoding="utf-8")
     except OSError as e:
         raise BpgradeError(f"cannot write {dest}: {e.strerror}") from None
-    print(f"wrote {dest}: fill in the functions, then run: bpgrade check {dest} -e {args.exercise}")
+    print(f"wrote {dest}: fill in the functions, then run: bpgrade check {dest} -e {args.exercise}\n"
+          f"the statement, with its equations: bpgrade show {args.exercise} (or {pack.readme})")
     return EXIT_PASSED
 
 

@@ -162,7 +162,8 @@ def _compare_leaf(pack: Pack, target: Target, cases: Sequence[Case], expected: E
             said = run.error if run.error.endswith("?") else run.error + "."
             return fail(message, Diagnosis("error", f"{target.function} {said} It must return d loss / d "
                                                     f"{target.of} as {wanted}."))
-        return fail(f"{run.error} in {where}", diagnoser.error(target, code, run.error, where))
+        case = None if run.error_case is None else cases[run.error_case]
+        return fail(f"{run.error} in {where}", diagnoser.error(target, code, run.error, case))
     if len(run.outputs) != len(cases):
         message = f"{target.function} returned results for {len(run.outputs)} of {len(cases)} cases"
         return fail(message, Diagnosis("error", message))

@@ -66,17 +66,22 @@ class Diagnoser:
         return self._make("missing", target, f"Define {target.function}({args}) in your file, as template.py "
                           "shows; its name must be exactly this one.")
 
-    def error(self, target: Target, code: str, error: str, where: str) -> Diagnosis:
-        """An exception (``error``) or a result that ran out of memory, in the case ``where``;
-        ``error`` ends with the student's line (``"... (line 12: `return 1 / 0`)"``, or
+    def error(self, target: Target, code: str, error: str, case: Case | None) -> Diagnosis:
+        """An exception (``error``) or a result that ran out of memory, in ``case`` (a public
+        one); ``error`` ends with the student's line (``"... (line 12: `return 1 / 0`)"``, or
         ``(cell 7, line 3: ...)`` in a notebook)."""
+        where = case.describe() if case is not None else "a case"
         if code == "memory":
             return self._make(code, target, f"{target.function} ran out of memory in {where}: look for an array "
                               "that grows with a loop or an outer product much larger than the inputs.")
         kind = re.match(r"[\w.]*", error)[0] or "an exception"
         line = re.search(r"\(((?:cell \d+, )?line \d+)(?:: `(.*)`)?\)$", error)
         at = f" at {line[1]}" + (f": `{line[2]}`" if line[2] else "") if line else ""
-        return self._make(code, target, f"{target.function} raised {kind}{at}. Call it yourself on {where} "
+        how = ""
+        if case is not None:
+            seed = f" --seed {case.seed}" if case.seed != self.pack.cases.public_seed else ""
+            how = f" (`bpgrade case {self.pack.spec} {case.index}{seed}` prints its arguments)"
+        return self._make(code, target, f"{target.function} raised {kind}{at}. Call it yourself on {where}{how} "
                           "to see why.")
 
     def nonfinite(self, target: Target, message: str) -> Diagnosis:
@@ -185,8 +190,9 @@ class Diagnoser:
     def _make(self, code: str, target: Target, text: str, case_index: Sequence[int] = (), expected: Arrays = (),
               got: Arrays = (), failing: Sequence[int] = (), readme: str | None = None) -> Diagnosis:
         heading = readme or target.readme
-        parts = [text, f"Revisit “{heading}” in the exercise's README." if heading else
-                 "Revisit the exercise's README."]
+        show = f"`bpgrade show {self.pack.spec}`"
+        parts = [text, f"Revisit “{heading}” in the exercise's README ({show})." if heading else
+                 f"Revisit the exercise's README ({show})."]
         shown = [j for j in failing if not self.cases[case_index[j]].hidden]
         if shown:
             j = min(shown, key=lambda j: (sum(self.cases[case_index[j]].dims.values()), case_index[j]))

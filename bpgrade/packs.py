@@ -116,6 +116,11 @@ class Pack:
         return self.root / "README.md"
 
     @property
+    def spec(self) -> str:
+        """What names this pack on the command line: its name when it ships, else its folder."""
+        return self.name if (SHIPPED_DIR / self.name).resolve() == self.root.resolve() else str(self.root)
+
+    @property
     def max_score(self) -> float:
         return sum(t.points for t in self.targets)
 

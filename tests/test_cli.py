@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import REFERENCE, SUBMISSIONS
+from conftest import REFERENCE, ROOT, SUBMISSIONS
 
 from test_grading_mlp2 import MISTAKES, write_mistake
 
@@ -188,3 +188,36 @@ def test_max_size_refuses_larger_code_with_a_message(run):
     assert run("check", REFERENCE, "-e", "mlp2", "--max-size", "0.5").returncode == 0
     bad = run("check", REFERENCE, "-e", "mlp2", "--max-size", "0")
     assert bad.returncode == 2 and "positive number of MiB" in bad.stderr
+
+
+def test_show_prints_the_statement_and_init_says_where_it_is(run, tmp_path):
+    shown = run("show", "mlp2")
+    assert shown.returncode == 0 and shown.stdout == (ROOT / "exercises" / "mlp2" / "README.md").read_text()
+    assert "bpgrade show mlp2" in run("init", "mlp2", cwd=tmp_path).stdout
+
+
+def test_case_prints_code_that_builds_the_arguments_bit_for_bit(run, mlp2):
+    import numpy as np
+
+    import bpgrade
+
+    proc = run("case", "mlp2", "13")
+    assert proc.returncode == 0, proc.stderr
+    namespace = {}
+    exec(proc.stdout, namespace)
+    case = bpgrade.generate_cases(mlp2)[13]
+    for name in ("x", "y"):
+        assert namespace[name].dtype == np.float64 and np.array_equal(namespace[name], case.tensors[name])
+    for name in ("w1", "b1", "w2", "b2"):
+        assert np.array_equal(namespace["params"][name], case.tensors[name])
+    other = run("case", "mlp2", "2", "--seed", "7")
+    assert other.returncode == 0 and "seed 7" in other.stdout
+    missing = run("case", "mlp2", "24")
+    assert missing.returncode == 2 and "mlp2 has cases 0 to 23, not 24" in missing.stderr
+
+
+def test_an_error_diagnosis_says_how_to_get_the_case(run, tmp_path):
+    path = tmp_path / "sub.py"
+    path.write_text("def grad_w1(x, y, params):\n    return 1 / 0\n")
+    proc = run("check", path, "-e", "mlp2")
+    assert "(`bpgrade case mlp2 0` prints its arguments)" in " ".join(proc.stdout.split())

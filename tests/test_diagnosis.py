@@ -73,7 +73,7 @@ def test_the_text_points_at_the_readme_and_shows_the_smallest_failing_case(mlp2,
 
     diagnosis = diagnosis_of(mlp2, {"x": grad_x}, "x")
     assert diagnosis.code == "scale"
-    assert "Revisit “The equations to use” in the exercise's README." in diagnosis.text
+    assert "Revisit “The equations to use” in the exercise's README (`bpgrade show mlp2`)." in diagnosis.text
     failing = [c for c in public_cases if c.dims["N"] > 2]
     smallest = min(failing, key=lambda c: (sum(c.dims.values()), c.index))
     assert f"Smallest failing case: {smallest.describe()}\n" in diagnosis.text

@@ -234,3 +234,9 @@ def test_a_public_case_cannot_reach_the_hidden_inputs(pack, cases, tmp_path):
     public = [repr(float(v)) for c in cases if not c.hidden for v in c.tensors["x"].flat]
     assert any(value in w1.message for value in public)  # it does see the public inputs
     assert not any(value in w1.message for value in hidden_values(cases))
+
+
+def test_a_hidden_case_is_never_printed(pack_dir, bpgrade_cmd, cli_env):
+    proc = subprocess.run([*bpgrade_cmd, "case", str(pack_dir), "30"], capture_output=True, text=True, env=cli_env)
+    assert proc.returncode == 2 and "case 30 is a hidden case: its values are not shown" in proc.stderr
+    assert proc.stdout == ""
