@@ -118,6 +118,8 @@ def _compare_leaf(pack: Pack, target: Target, cases: Sequence[Case], expected: E
     def fail(message: str, diagnosis: Diagnosis) -> TargetResult:
         return TargetResult(name, False, 0.0, points, message, diagnosis, n, 0, n_hidden, 0)
 
+    if not run.checked:
+        return fail(f"not checked: {target.function} was not given", None)
     if run.missing:
         return fail(f"{target.function} is not defined", diagnoser.missing(target))
     symbolic = pack.shape_of(target.of) if not expected.path else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
@@ -87,6 +88,24 @@ class _Setup:
                       isolation=run.isolation)
 
 
+#: The setups (cases, truth, diagnoser) of the latest packs and seeds checked in this process, so
+#: that a notebook's repeated bpgrade.check costs what the run costs.
+_SETUPS: "OrderedDict[tuple, _Setup]" = OrderedDict()
+_KEPT_SETUPS = 8
+
+
+def _setup(pack: Pack, seed: int | None, device: str | None) -> _Setup:
+    model = pack.root / "model.py"
+    key = (str(pack.root.resolve()), pack.digest, model.read_bytes() if model.is_file() else b"", seed, device)
+    if key not in _SETUPS:
+        truth.enable_compilation_cache(keep_users=True)
+        _SETUPS[key] = _Setup.make(pack, seed, device)
+        while len(_SETUPS) > _KEPT_SETUPS:
+            _SETUPS.popitem(last=False)
+    _SETUPS.move_to_end(key)
+    return _SETUPS[key]
+
+
 def check(exercise: str | Path | Pack, submission: SubmissionArg, *, seed: int | None = None,
           device: str | None = None, timeout: float | None = None, run_all: bool = False,
           max_size: int | None = None) -> Report:
@@ -119,6 +138,11 @@ def check(exercise: str | Path | Pack, submission: SubmissionArg, *, seed: int |
     pack = exercise if isinstance(exercise, Pack) else load_pack(exercise)
     if isinstance(submission, Mapping):
         name = "functions"
+        _check_keys(pack, submission)
+    elif not isinstance(submission, (str, Path)):
+        raise SubmissionError(f"expected the path of a file or a dict of functions, got {_kind(submission)}: "
+                              f"bpgrade.check({pack.spec!r}, {{{pack.targets[0].name!r}: "
+                              f"{pack.targets[0].function}}})")
     else:
         path = Path(submission)
         try:
@@ -133,10 +157,25 @@ def check(exercise: str | Path | Pack, submission: SubmissionArg, *, seed: int |
         if found.problem:
             raise SubmissionError(found.problem)
         path, name = found.path, found.id
-    setup = _Setup.make(pack, seed, device)
+    setup = _setup(pack, seed, device)
     job = setup.job(Limits.for_pack(pack, timeout, source=max_size), run_all)
     run = run_functions(submission, job) if isinstance(submission, Mapping) else run_file(path, job)
     return setup.report(name, run)
+
+
+def _check_keys(pack: Pack, functions: Mapping) -> None:
+    """Every key of a dict of functions names a target (``"w1"``) or its function (``"grad_w1"``)."""
+    known = [t.name for t in pack.targets] + [t.function for t in pack.targets]
+    unknown = [key for key in functions if key not in known]
+    if unknown:
+        raise SubmissionError(f"{', '.join(map(repr, unknown))}: not a target of {pack.name}; the keys are its "
+                              f"targets ({', '.join(t.name for t in pack.targets)}) or their functions "
+                              f"({', '.join(t.function for t in pack.targets)})")
+
+
+def _kind(value) -> str:
+    return f"the function {value.__name__}" if callable(value) and hasattr(value, "__name__") else \
+        f"a {type(value).__name__}"
 
 
 def grade(exercise: str | Path | Pack, submissions: Sequence[Submission], gradebook: Gradebook, *,

@@ -105,7 +105,12 @@ class TargetRun:
     ``outputs[i]`` is its result on case ``i``, for the cases before
     ``error_case``: each leaf's path (``""`` for a bare array, ``"[2].w"``
     in a list of dicts) to its float64 array; ``dtypes`` the dtypes that the
-    leaves were returned in.
+    leaves were returned in. ``error`` is what went wrong on case
+    ``error_case`` (the submission's own words), ``error_kind`` the name of
+    the exception's class, ``"return"`` (a result that is not made of arrays
+    of numbers) or ``"timeout"`` (past its share of the time). ``checked`` is
+    False for a target whose function was left out of a dict given to
+    :func:`bpgrade.check`.
     """
 
     missing: bool = False
@@ -115,6 +120,7 @@ class TargetRun:
     error_kind: str | None = None
     error_case: int | None = None
     memory: bool = False
+    checked: bool = True
 
 
 @dataclass(frozen=True)
@@ -209,8 +215,9 @@ def run_functions(functions: Mapping[str, Callable], job: Job) -> RunResult:
     start = time.perf_counter()
     header, arrays = call_targets(by_target, job.cases, job.nested)
     seconds = time.perf_counter() - start
-    return RunResult("ok", targets=_target_runs(header, arrays, len(job.cases)), seconds=seconds,
-                     isolation="none: functions called in this process")
+    runs = _target_runs(header, arrays, len(job.cases))
+    runs.update({name: TargetRun(missing=True, checked=False) for name, fn in by_target.items() if fn is None})
+    return RunResult("ok", targets=runs, seconds=seconds, isolation="none: functions called in this process")
 
 
 def forbidden_message(modules: Sequence[str]) -> str:

@@ -60,20 +60,21 @@ def share_accelerator() -> None:
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 
-def enable_compilation_cache() -> Path | None:
+def enable_compilation_cache(keep_users: bool = False) -> Path | None:
     """Keep the compiled truth programs on disk between runs.
 
     A check of mlp2 compiles one program per shape (about 0.2 s each); with the
     cache a second check skips that (about 2.2 s down to 0.7 s). The folder is
     ``$BPGRADE_CACHE_DIR``, else ``$XDG_CACHE_HOME/bpgrade/xla``, else
     ``~/.cache/bpgrade/xla``; ``BPGRADE_CACHE_DIR=""`` turns the cache off.
-    This sets JAX's global configuration, so only the command line calls it.
+    This sets JAX's global configuration: ``keep_users`` (the API, in a
+    student's own process) leaves a cache folder that JAX already has alone.
 
     Returns:
       The folder used, or None when the cache is off or cannot be created.
     """
     configured = os.environ.get("BPGRADE_CACHE_DIR")
-    if configured == "":
+    if configured == "" or keep_users and jax.config.jax_compilation_cache_dir:
         return None
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     directory = Path(configured) if configured else Path(base) / "bpgrade" / "xla"
