@@ -21,6 +21,8 @@ from .gradescope import RESULTS_PATH, SUBMISSION_DIR, VISIBILITIES
 from .safetext import clean
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+#: The docs that --help names, where this bpgrade is installed (a wheel carries them).
+DOCS = Path(__file__).resolve().parent / "docs"
 _PRINTED_LINES = 20
 
 _DESCRIPTION = """\
@@ -39,7 +41,7 @@ Course staff grade a folder of submissions into a gradebook:
 
   bpgrade grade submissions/ -e mlp2 --seed 31337 --format csv -o grades.csv
 
-Course pipelines: a Gradescope autograder, a class report, CI (docs/integrations.md):
+Course pipelines: a Gradescope autograder, a class report, CI ({docs}/integrations.md):
 
   bpgrade gradescope-bundle -e mlp2 -o autograder.zip
   bpgrade report --db gradebook.sqlite -o report.html
@@ -59,7 +61,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="bpgrade", description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="bpgrade", description=_DESCRIPTION.format(docs=DOCS),
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"bpgrade {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
@@ -179,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
         "new", help="start a new exercise pack",
         description="Write a new pack folder NAME (exercise.yaml, model.py, template.py, README.md and a "
                     "self-test) that passes 'bpgrade selftest -e DIR/NAME' as it is; edit it from there "
-                    "(docs/authoring.md).")
+                    f"({DOCS}/authoring.md).")
     new.add_argument("name", metavar="NAME", help="the pack's name: letters, digits, _ and -")
     new.add_argument("--dir", default=".", metavar="DIR", help="the folder to create it in (default: .)")
 
@@ -342,6 +345,9 @@ def _merge(args) -> int:
     from . import gradebook
     from .exports import export
 
+    for source in args.sources:  # before --db is created
+        if not Path(source).is_file():
+            raise BpgradeError(f"{source}: no such gradebook")
     with gradebook.Gradebook(args.db) as book:
         for source in args.sources:
             copied = book.merge(source)
@@ -417,7 +423,7 @@ def _gradescope_bundle(args) -> int:
     names = bundle(args.exercise, args.output, seed=args.seed, timeout=args.timeout, visibility=args.visibility,
                    run_all=args.run_all, max_size=args.max_size)
     print(f"wrote {args.output} ({len(names)} files): upload it on the assignment's 'Configure Autograder' page "
-          "(docs/integrations.md)")
+          f"({DOCS}/integrations.md)")
     return EXIT_PASSED
 
 
@@ -477,7 +483,7 @@ def _new(args) -> int:
     from .scaffold import new_pack
 
     folder = new_pack(args.name, Path(args.dir))
-    print(f"wrote {folder}: check it with 'bpgrade selftest -e {folder}', then edit it (docs/authoring.md)")
+    print(f"wrote {folder}: check it with 'bpgrade selftest -e {folder}', then edit it ({DOCS}/authoring.md)")
     return EXIT_PASSED
 
 

@@ -149,6 +149,9 @@ def check(exercise: str | Path | Pack, submission: SubmissionArg, *, seed: int |
             exists = path.is_file() or path.is_symlink()
         except OSError as e:
             raise SubmissionError(f"{path}: {e.strerror}") from None
+        if path.is_dir():
+            raise SubmissionError(f"{path} is a folder: check grades one .py or .ipynb file ('bpgrade grade' takes "
+                                  "folders)")
         if not exists:
             raise SubmissionError(f"{path}: no such file")
         if path.suffix not in SUFFIXES:

@@ -82,11 +82,12 @@ def parse_notebook(text: str, *, run_all: bool = False) -> Program:
         notebook = json.loads(text)
     except (ValueError, RecursionError) as e:
         raise SubmissionError(f"the notebook is not valid JSON ({e}); save it again from Jupyter") from None
+    version = notebook.get("nbformat") if isinstance(notebook, dict) else None
+    if version is not None and version != 4:
+        raise SubmissionError(f"the notebook is nbformat {clean(repr(version), 20)}; bpgrade reads nbformat 4 "
+                              "(open it in a current Jupyter and save it again)")
     if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
-        raise SubmissionError("the file is not a Jupyter notebook (no list of cells)")
-    if notebook.get("nbformat") != 4:
-        raise SubmissionError(f"the notebook is nbformat {notebook.get('nbformat')!r}; bpgrade reads nbformat 4 "
-                              "(save it from a current Jupyter)")
+        raise SubmissionError("the file is not a Jupyter notebook (no nbformat and no list of cells)")
     cells, notes, code_cells = [], [], 0
     # Names that exist when a cell runs: a kept constant may only use these.
     defined = set(dir(builtins)) | set(NOTEBOOK_NAMES)

@@ -159,7 +159,8 @@ def load_pack(name_or_path: str | Path) -> Pack:
         raw = file.read_bytes()
         data = yaml.safe_load(raw.decode("utf-8"))
     except yaml.YAMLError as e:
-        raise PackError(str(file), "", "valid YAML", str(e).replace("\n", " ")) from None
+        raise PackError(str(file), "", "valid YAML",
+                        str(e).replace("<unicode string>", str(file)).replace("\n", " ")) from None
     except (OSError, UnicodeDecodeError) as e:
         raise PackError(str(file), "", "a readable UTF-8 file", str(e)) from None
     return dataclasses.replace(_Validator(str(file)).pack(data, path.resolve()), digest=hashlib.sha256(raw).hexdigest())

@@ -2,8 +2,10 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -81,7 +83,7 @@ def test_output_file(run, tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["check", "missing.py", "-e", "mlp2"], "missing.py: no such file"),
-    (["check", ".", "-e", "mlp2"], "no such file"),
+    (["check", ".", "-e", "mlp2"], ". is a folder: check grades one .py or .ipynb file ('bpgrade grade' takes"),
     (["check", REFERENCE.parent.parent / "pyproject.toml", "-e", "mlp2"], "expected a Python file"),
     (["check", REFERENCE, "-e", "mlp9"], "shipped pack (graph, layernorm, mlp-deep, mlp2, neuron3, softmax-ce)"),
     (["check", REFERENCE, "-e", "mlp2", "--device", "tpu"], "no tpu device"),
@@ -221,3 +223,10 @@ def test_an_error_diagnosis_says_how_to_get_the_case(run, tmp_path):
     path.write_text("def grad_w1(x, y, params):\n    return 1 / 0\n")
     proc = run("check", path, "-e", "mlp2")
     assert "(`bpgrade case mlp2 0` prints its arguments)" in " ".join(proc.stdout.split())
+
+
+def test_help_names_docs_that_are_installed(run):
+    text = run("--help").stdout
+    named = re.findall(r"\((\S+/integrations\.md)\)", text)
+    assert named and Path(named[0]).is_file()
+    assert Path(re.findall(r"\((\S+/authoring\.md)\)", run("new", "--help").stdout.replace("\n", " "))[0]).is_file()

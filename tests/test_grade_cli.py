@@ -176,3 +176,6 @@ def test_merge_of_something_that_is_no_gradebook_exits_2(run, tmp_path):
     bad.write_text("not a database")
     proc = run("merge", bad, "--db", tmp_path / "all.sqlite")
     assert proc.returncode == 2 and "not a bpgrade gradebook" in proc.stderr
+    missing = run("merge", tmp_path / "nosuch.sqlite", "--db", tmp_path / "new.sqlite")
+    assert missing.returncode == 2 and "nosuch.sqlite: no such gradebook" in missing.stderr
+    assert not (tmp_path / "new.sqlite").exists()

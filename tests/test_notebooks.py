@@ -143,6 +143,8 @@ def test_autodiff_in_a_cell_that_runs_is_forbidden(mlp2, tmp_path):
 @pytest.mark.parametrize("text, error", [
     ("{not json", "the notebook is not valid JSON"),
     (json.dumps({"nbformat": 3, "cells": []}), "nbformat 3; bpgrade reads nbformat 4"),
+    (json.dumps({"nbformat": 3, "nbformat_minor": 0, "worksheets": [{"cells": []}]}),
+     "the notebook is nbformat 3; bpgrade reads nbformat 4 (open it in a current Jupyter and save it again)"),
     (json.dumps([1, 2]), "not a Jupyter notebook"),
     (notebook([markdown("only words")]), "the notebook has no code cells"),
 ])
@@ -204,7 +206,7 @@ def test_check_cli_takes_a_notebook_and_run_all(bpgrade_cmd, cli_env, good, wron
     proc = subprocess.run([*bpgrade_cmd, "check", str(good), "-e", "mlp2"], capture_output=True, text=True,
                           env=cli_env, timeout=180)
     assert proc.returncode == 0, proc.stderr
-    assert "score 5/5\nnotebook:\n  cell 2: line 1" in proc.stdout
+    assert "score 5/5\nnotes:\n  cell 2: line 1" in proc.stdout
     proc = subprocess.run([*bpgrade_cmd, "check", str(wrong), "-e", "mlp2", "--run-all", "--format", "json"],
                           capture_output=True, text=True, env=cli_env, timeout=180)
     assert proc.returncode == 1
