@@ -159,7 +159,8 @@ def _copy(tree: Any) -> Any:
 
 
 def call_targets(functions: Mapping[str, Callable | None], cases: Sequence[tuple[Sequence[Any], Mapping]],
-                 nested: Collection[str] = (), share: float | None = None) -> tuple[dict, list[np.ndarray]]:
+                 nested: Collection[str] = (), share: float | None = None,
+                 filenames: Collection[str] | None = None) -> tuple[dict, list[np.ndarray]]:
     """Call every graded function on every case.
 
     Args:
@@ -171,6 +172,8 @@ def call_targets(functions: Mapping[str, Callable | None], cases: Sequence[tuple
       share: seconds of wall-clock time each function may take for all the
         cases (a SIGALRM timer; in a worker only): one endless function fails
         alone, with the error kind :data:`TIMEOUT_KIND`.
+      filenames: the files of the submission (a notebook's cells), whose
+        deepest line an error quotes; the function's own file when None.
 
     Returns:
       A header ``{"targets": {name: {"missing", "error", "error_kind",
@@ -188,21 +191,21 @@ def call_targets(functions: Mapping[str, Callable | None], cases: Sequence[tuple
         targets[name] = record
         if fn is None:
             continue
-        filename = getattr(getattr(fn, "__code__", None), "co_filename", None)
+        files = filenames or {getattr(getattr(fn, "__code__", None), "co_filename", None)}
         if share is not None:
             # Again every 0.1 s, for a submission that catches the first.
             signal.signal(signal.SIGALRM, _out_of_time)
             signal.setitimer(signal.ITIMER_REAL, share, 0.1)
         try:
-            _call_cases(fn, filename, cases, name in nested, record, arrays, share)
+            _call_cases(fn, files, cases, name in nested, record, arrays, share)
         finally:
             if share is not None:
                 signal.setitimer(signal.ITIMER_REAL, 0)
     return {"targets": targets}, arrays
 
 
-def _call_cases(fn: Callable, filename: str | None, cases, nested: bool, record: dict, arrays: list[np.ndarray],
-                share: float | None) -> None:
+def _call_cases(fn: Callable, files: Collection[str | None], cases, nested: bool, record: dict,
+                arrays: list[np.ndarray], share: float | None) -> None:
     """One function on every case, into ``record`` and ``arrays``, until it fails."""
     for index, (inputs, params) in enumerate(cases):
         # Fresh copies: a function that changes its arguments in place
@@ -226,7 +229,7 @@ def _call_cases(fn: Callable, filename: str | None, cases, nested: bool, record:
             record.update(error=f"ran past its share of the time limit ({share:.3g} s)", error_kind=TIMEOUT_KIND,
                           error_case=index)
         except BaseException as e:  # noqa: BLE001 - student code may raise anything, SystemExit included
-            record.update(error=describe_exception(e, {filename}), error_kind=type(e).__name__, error_case=index,
+            record.update(error=describe_exception(e, files), error_kind=type(e).__name__, error_case=index,
                           memory=isinstance(e, MemoryError))
         else:
             record["outputs"].append(case_leaves)

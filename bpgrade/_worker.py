@@ -274,7 +274,8 @@ def run_submission(source: str, filename: str, functions: Mapping[str, str], for
             fn = module.__dict__.get(function_name)
             found[name] = fn if callable(fn) else None
     share = wall / (len(functions) * (2 if hidden else 1) + 1)
-    calls, outputs = (call_targets(found, cases, nested, share) if header["import_error"] is None
+    files = {name for name, _ in chunks}
+    calls, outputs = (call_targets(found, cases, nested, share, files) if header["import_error"] is None
                       else ({"targets": {}}, []))
     header.update(calls, forbidden=sorted(set(blocker.attempts)), old_numpy=_oldnumpy.USED)
     _send(channel, encode(header, outputs))
@@ -289,7 +290,7 @@ def run_submission(source: str, filename: str, functions: Mapping[str, str], for
     # A function that failed on a public case is not called again.
     again = {name: None if record["missing"] or record["error"] else found[name]
              for name, record in calls["targets"].items()}
-    calls, outputs = call_targets(again, hidden_cases, nested, share)
+    calls, outputs = call_targets(again, hidden_cases, nested, share, files)
     _send(channel, encode({**calls, "forbidden": sorted(set(blocker.attempts)), "old_numpy": _oldnumpy.USED},
                           outputs))
 

@@ -233,8 +233,9 @@ def _max_size_option(parser: argparse.ArgumentParser) -> None:
 
 def _run_all_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run-all", action="store_true",
-                        help="a notebook runs every code cell, not only its imports, definitions and constants "
-                             "(magics, shell escapes and cells tagged skip-grading never run)")
+                        help="a notebook runs every code cell, not only its imports, definitions and what the "
+                             "graded functions need (magics, shell escapes and cells tagged skip-grading never "
+                             "run)")
 
 
 def _positive(convert, what: str):

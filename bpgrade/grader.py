@@ -124,7 +124,8 @@ def check(exercise: str | Path | Pack, submission: SubmissionArg, *, seed: int |
       timeout: seconds of wall-clock time for a file submission; the pack's
         when None.
       run_all: a notebook runs every code cell, not only its imports,
-        definitions and constants (magics and shell escapes never run).
+        definitions and what the graded functions need (magics and shell
+        escapes never run).
       max_size: the most bytes of code a file submission may run (a
         notebook's outputs do not count); 1 MiB when None.
 

@@ -1,15 +1,18 @@
 """Jupyter notebooks as submissions: which code of which cell runs.
 
 A notebook is read with the standard library's json, in cell order. By
-default only what the gradient functions need runs: each code cell's
-top-level imports, function and class definitions and constant assignments;
-the rest (training loops, plots, prints) is left out, and said so in the
-report. ``run_all`` runs every code cell instead. In both modes IPython
-magics (``%...``, ``%%...``) and shell escapes (``!...``) never run, a cell
-tagged ``skip-grading`` is left out, and display-only modules (matplotlib,
-tqdm, ...) are not imported: their names stand for an object on which
-anything does nothing. A cell that is not Python is left out, or with
-``run_all`` stops the run there, as in Jupyter.
+default only what the graded functions need runs: every top-level import and
+function and class definition, and every other top-level statement that binds
+or changes a name that the graded functions use, directly or through what
+they use in turn (a dependency analysis of names, in every cell); the rest
+(training loops, plots, prints) is left out, and said so in the report, with
+where each left-out name is defined for a NameError to point at.
+``run_all`` runs every code cell instead. In both modes IPython magics
+(``%...``, ``%%...``) and shell escapes (``!...``) never run, a cell tagged
+``skip-grading`` is left out, and display-only modules (matplotlib, tqdm, ...)
+are not imported: their names stand for an object on which anything does
+nothing. A cell that is not Python is left out, or with ``run_all`` stops the
+run there, as in Jupyter.
 
 Each cell runs under the file name ``cell N`` (N counts every cell of the
 notebook from 1, markdown ones included) with its own line numbers, so that
@@ -19,13 +22,13 @@ errors point at the student's cell and line.
 from __future__ import annotations
 
 import ast
-import builtins
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Collection, Mapping
 
-from ._standins import DISPLAY_STUB, NOTEBOOK_NAMES
+from ._standins import DISPLAY_STUB
 from .errors import SubmissionError
 from .safetext import clean
 from .submissions import DEFAULT_MAX_SOURCE, MAX_NOTEBOOK_BYTES, read_file, size_text
@@ -40,10 +43,13 @@ _SHOWN = 50
 @dataclass(frozen=True)
 class Program:
     """What runs of a notebook: ``cells``, ``(cell number, code)`` in order, each
-    with the cell's own line numbering; ``notes`` say what was left out."""
+    with the cell's own line numbering; ``notes`` say what was left out;
+    ``left_out`` maps each name that a left-out statement would have bound to
+    where (``"cell 5, line 3"``)."""
 
     cells: tuple[tuple[int, str], ...]
     notes: tuple[str, ...]
+    left_out: Mapping[str, str] = field(default_factory=dict)
 
     def source(self) -> str:
         """The code of every cell run, one after the other (for static checks)."""
@@ -54,10 +60,12 @@ class Program:
         return json.dumps({"cells": [list(cell) for cell in self.cells]})
 
 
-def read_notebook(path: str | Path, *, run_all: bool = False, max_code: int = DEFAULT_MAX_SOURCE) -> Program:
+def read_notebook(path: str | Path, *, run_all: bool = False, max_code: int = DEFAULT_MAX_SOURCE,
+                  functions: Collection[str] = ()) -> Program:
     """The :class:`Program` of the notebook at ``path`` (a file of at most
     :data:`~bpgrade.submissions.MAX_NOTEBOOK_BYTES`, whose code that runs is at
-    most ``max_code`` bytes: outputs do not count).
+    most ``max_code`` bytes: outputs do not count) whose graded functions are
+    named ``functions``.
 
     Raises:
       SubmissionError: the file cannot be read, is too large, is not JSON, is
@@ -68,7 +76,7 @@ def read_notebook(path: str | Path, *, run_all: bool = False, max_code: int = DE
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise SubmissionError(f"cannot read the notebook: {e}") from None
-    program = parse_notebook(text, run_all=run_all)
+    program = parse_notebook(text, run_all=run_all, functions=functions)
     size = len(program.source().encode())
     if size > max_code:
         raise SubmissionError(f"the notebook runs {size_text(size)} of code; bpgrade runs at most "
@@ -76,7 +84,7 @@ def read_notebook(path: str | Path, *, run_all: bool = False, max_code: int = DE
     return program
 
 
-def parse_notebook(text: str, *, run_all: bool = False) -> Program:
+def parse_notebook(text: str, *, run_all: bool = False, functions: Collection[str] = ()) -> Program:
     """The :class:`Program` of a notebook's JSON text (see :func:`read_notebook`)."""
     try:
         notebook = json.loads(text)
@@ -88,9 +96,9 @@ def parse_notebook(text: str, *, run_all: bool = False) -> Program:
                               "(open it in a current Jupyter and save it again)")
     if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
         raise SubmissionError("the file is not a Jupyter notebook (no nbformat and no list of cells)")
-    cells, notes, code_cells = [], [], 0
-    # Names that exist when a cell runs: a kept constant may only use these.
-    defined = set(dir(builtins)) | set(NOTEBOOK_NAMES)
+    parsed: list[_Cell] = []
+    notes: list[tuple[int, str]] = []  # (cell, note): in cell order at the end
+    code_cells = 0
     for number, cell in enumerate(notebook["cells"], 1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
@@ -103,75 +111,216 @@ def parse_notebook(text: str, *, run_all: bool = False) -> Program:
         metadata = cell.get("metadata")
         tags = metadata.get("tags", []) if isinstance(metadata, dict) else []
         if isinstance(tags, list) and SKIP_TAG in tags:
-            notes.append(f"cell {number}: tagged {SKIP_TAG}, left out")
+            notes.append((number, f"cell {number}: tagged {SKIP_TAG}, left out"))
             continue
-        code, cell_notes = _cell_code(source, run_all, defined)
-        notes += [f"cell {number}: {note}" for note in cell_notes]
-        if code.strip():
-            cells.append((number, code))
+        parsed.append(_parse_cell(number, source, run_all))
     if not code_cells:
         raise SubmissionError("the notebook has no code cells: write the gradient functions in code cells")
-    partly = any(": left out `" in note for note in notes)
+    statements = [stmt for cell in parsed for stmt in cell.statements]
+    try:
+        kept = set(map(id, statements)) if run_all else _needed(statements, functions)
+    except RecursionError:  # functions nested past Python's own limit: run only the definitions
+        kept = {id(s) for s in statements if _definition(s)}
+    cells, left_out = [], {}
+    for cell in parsed:
+        code, cell_notes, names = cell.running(kept)
+        notes += [(cell.number, f"cell {cell.number}: {note}") for note in cell_notes]
+        left_out.update({name: where for name, where in names.items() if name not in left_out})
+        if code.strip():
+            cells.append((cell.number, code))
+    ordered = [note for _, note in sorted(notes, key=lambda pair: pair[0])]
+    partly = any(": left out `" in note for note in ordered)
     # Notes quote the notebook: text the submission controls.
-    notes = [clean(note) for note in _capped(notes, _SHOWN_NOTES * 5, "notes")]
+    notes = [clean(note) for note in _capped(ordered, _SHOWN_NOTES * 5, "notes")]
     if partly:
-        notes.append("only imports, definitions and constants ran; --run-all runs every code cell")
-    return Program(tuple(cells), tuple(notes))
+        notes.append("only what the graded functions need ran; --run-all runs every code cell")
+    return Program(tuple(cells), tuple(notes), left_out)
 
 
-def _cell_code(source: str, run_all: bool, defined: set[str]) -> tuple[str, list[str]]:
-    """The code of one cell that runs, with its line numbers kept, and notes on what does not.
-    ``defined`` (the names that earlier cells define) gains the names this cell defines."""
+@dataclass
+class _Cell:
+    """One code cell: its code (magics and shell escapes made ``pass``), its top-level
+    statements (none when it is not Python) and notes on what of it never runs."""
+
+    number: int
+    code: str
+    statements: list[ast.stmt]
+    notes: list[str]
+
+    def running(self, kept: set[int]) -> tuple[str, list[str], dict[str, str]]:
+        """The code that runs (left-out statements made ``pass``, display-only imports
+        made stand-ins, line numbers kept), the notes, and where each left-out name is bound."""
+        if not self.statements:
+            return self.code, self.notes, {}
+        segment = _Segments(self.code)
+        edits: list[tuple[ast.stmt, str]] = []
+        left_out, display, names = [], [], {}
+        for stmt in self.statements:
+            if id(stmt) in kept:
+                stubs = [node for node in ast.walk(stmt) if _display_only(node)]
+                edits += [(node, _stub(node)) for node in stubs]
+                display += [f"line {node.lineno}, `{_short(segment(node))}`, imports a display-only module: "
+                            "not imported" for node in stubs]
+            else:
+                edits.append((stmt, "pass"))
+                left_out.append(stmt)
+                names.update({name: f"cell {self.number}, line {stmt.lineno}" for name in _assigned(stmt)
+                              if name not in names})
+        notes = self.notes + _capped(display)
+        if left_out:
+            shown = [f"`{_short((segment(s).splitlines() or [''])[0])}` (line {s.lineno})" for s in left_out[:3]]
+            more = f" and {len(left_out) - 3} more" if len(left_out) > 3 else ""
+            notes.append(f"left out {', '.join(shown)}{more}")
+        return _apply(self.code, edits), notes, names
+
+
+def _parse_cell(number: int, source: str, run_all: bool) -> _Cell:
+    """A cell, parsed: a cell magic never runs; a cell that does not parse has its magics
+    and shell escapes made ``pass``; one that still does not parse is left out (with
+    ``run_all``, it runs, and stops the run there, as in Jupyter)."""
     first = source.lstrip()
     if first.startswith("%%"):
-        return "", [f"`{_short(first.splitlines()[0])}` is a cell magic: the cell is never run"]
-    notes = []
-    code = source
+        return _Cell(number, "", [], [f"`{_short(first.splitlines()[0])}` is a cell magic: the cell is never run"])
     try:
-        tree = ast.parse(code)
+        return _Cell(number, source, ast.parse(source).body, [])
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        # Only a cell that is not Python holds magics: in one that is, a line that starts
-        # with % continues an expression (`"%d" \n % x`) or lies in a string.
-        lines = source.splitlines(keepends=True)
-        escaped = []
-        for i, line in enumerate(lines):
-            stripped = line.strip()
-            if stripped.startswith(("%", "!")) or _HELP.match(line):
-                kind = "a shell escape" if stripped.startswith("!") else "IPython syntax"
-                escaped.append(f"line {i + 1}, `{_short(stripped)}`, is {kind}: never run")
-                # `pass` keeps an enclosing block valid, and the line numbers.
-                lines[i] = line[:len(line) - len(line.lstrip())] + "pass" + ("\n" if line.endswith("\n") else "")
-        notes += _capped(escaped)
-        code = "".join(lines)
-        try:
-            tree = ast.parse(code)
-        except SyntaxError as e:
-            if run_all:
-                return code, notes  # the worker's compile stops there, at this cell and line, as Jupyter would
-            where = f"line {e.lineno}: `{_short(e.text or '')}`" if e.lineno else "?"
-            return "", notes + [f"is not Python ({e.msg}, {where}): left out"]
-        except (ValueError, RecursionError, MemoryError) as e:
-            return "", notes + [f"cannot be read as Python ({type(e).__name__}): left out"]
-    segment = _Segments(code)
-    edits: list[tuple[ast.stmt, str]] = []
-    left_out = []
-    display = []
-    for stmt in tree.body:
-        if run_all or _needed(stmt, defined):
-            stubs = [node for node in ast.walk(stmt) if _display_only(node)]
-            edits += [(node, _stub(node)) for node in stubs]
-            display += [f"line {node.lineno}, `{_short(segment(node))}`, imports a display-only module: not imported"
-                        for node in stubs]
-            defined |= _bound(stmt)
+        pass
+    # Only a cell that is not Python holds magics: in one that is, a line that starts
+    # with % continues an expression (`"%d" \n % x`) or lies in a string.
+    lines = source.splitlines(keepends=True)
+    escaped = []
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith(("%", "!")) or _HELP.match(line):
+            kind = "a shell escape" if stripped.startswith("!") else "IPython syntax"
+            escaped.append(f"line {i + 1}, `{_short(stripped)}`, is {kind}: never run")
+            # `pass` keeps an enclosing block valid, and the line numbers.
+            lines[i] = line[:len(line) - len(line.lstrip())] + "pass" + ("\n" if line.endswith("\n") else "")
+    notes = _capped(escaped)
+    code = "".join(lines)
+    try:
+        return _Cell(number, code, ast.parse(code).body, notes)
+    except SyntaxError as e:
+        if run_all:
+            return _Cell(number, code, [], notes)  # the worker's compile stops there, as Jupyter would
+        where = f"line {e.lineno}: `{_short(e.text or '')}`" if e.lineno else "?"
+        return _Cell(number, "", [], notes + [f"is not Python ({e.msg}, {where}): left out"])
+    except (ValueError, RecursionError, MemoryError) as e:
+        return _Cell(number, "", [], notes + [f"cannot be read as Python ({type(e).__name__}): left out"])
+
+
+def _needed(statements: list[ast.stmt], functions: Collection[str]) -> set[int]:
+    """The statements (by id) that run: every definition, and every statement that binds or
+    changes a name the graded ``functions`` use, directly or through what they use in turn.
+    A module is not changed by calling it (``np.random.shuffle(i)`` runs only if needed)."""
+    modules = set().union(*(_assigned(s) for s in statements if isinstance(s, (ast.Import, ast.ImportFrom))))
+    binders = [(s, _assigned(s) | (_changed(s) - modules)) for s in statements]
+    kept = {id(s) for s in statements if _definition(s)}
+    wanted, followed = set(functions), set()
+    changed = True
+    while changed:
+        changed = False
+        for stmt, binds in binders:
+            if id(stmt) not in followed and binds & wanted:
+                kept.add(id(stmt))
+                followed.add(id(stmt))
+                wanted |= _uses(stmt)
+                changed = True
+    return kept
+
+
+def _definition(stmt: ast.stmt) -> bool:
+    """An import, a function or class definition, ``pass`` or a docstring, or a ``try`` of only
+    those, whatever its fallbacks (``try: import tqdm except ImportError: tqdm = None``): what
+    runs whatever is needed, as defining costs nothing."""
+    if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+                         ast.Pass)):
+        return True
+    if isinstance(stmt, ast.Try):
+        return all(map(_definition, stmt.body + stmt.orelse + stmt.finalbody))
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+
+
+def _assigned(stmt: ast.stmt) -> set[str]:
+    """The names a top-level statement binds: assigned, deleted, imported or defined anywhere in it."""
+    names = set()
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update(a.asname or a.name.partition(".")[0] for a in node.names if a.name != "*")
+    return names
+
+
+def _changed(stmt: ast.stmt) -> set[str]:
+    """The names whose objects a top-level statement changes in place: ``cache[k] = v``,
+    ``params["w1"] -= lr * g``, ``net.w = w``, or a method called as a statement (``ws.append(w)``)."""
+    names = set()
+    for node in ast.walk(stmt):
+        if isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(_base(node))
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) \
+                and isinstance(node.value.func, ast.Attribute):
+            names.add(_base(node.value.func))
+    names.discard("")
+    return names
+
+
+def _base(node: ast.expr) -> str:
+    """The name an attribute or subscript chain starts from (``a`` of ``a.b[0].c``), or ``""``."""
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else ""
+
+
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+
+
+def _uses(node: ast.AST) -> set[str]:
+    """The names ``node`` reads where it runs: a function or class inside it adds only the names
+    it reads from outside (its decorators, defaults and bases, and its body's free names)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        outer = [*getattr(node, "decorator_list", ()), *node.args.defaults,
+                 *(d for d in node.args.kw_defaults if d is not None)]
+        return set().union(*map(_uses, outer)) | _free(node)
+    if isinstance(node, ast.ClassDef):
+        outer = [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]
+        return set().union(*map(_uses, outer)) | set().union(*map(_uses, node.body))
+    reads, stack = set(), [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, ast.Name) and isinstance(item.ctx, ast.Load):
+            reads.add(item.id)
+        elif item is not node and isinstance(item, _SCOPES):
+            reads |= _uses(item)
         else:
-            edits.append((stmt, "pass"))
-            left_out.append(stmt)
-    notes += _capped(display)
-    if left_out:
-        shown = [f"`{_short((segment(s).splitlines() or [''])[0])}` (line {s.lineno})" for s in left_out[:3]]
-        more = f" and {len(left_out) - 3} more" if len(left_out) > 3 else ""
-        notes.append(f"left out {', '.join(shown)}{more}")
-    return _apply(code, edits), notes
+            stack.extend(ast.iter_child_nodes(item))
+    return reads
+
+
+def _free(function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> set[str]:
+    """The names a function's body reads that are not its own (its arguments, the names it
+    assigns unless declared global): the globals it uses."""
+    arguments = function.args
+    own = {a.arg for a in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
+                           *(a for a in (arguments.vararg, arguments.kwarg) if a)]}
+    reads, declared = set(), set()
+    stack = list(function.body) if isinstance(function.body, list) else [function.body]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, ast.Name):
+            (reads if isinstance(item.ctx, ast.Load) else own).add(item.id)
+        elif isinstance(item, (ast.Global, ast.Nonlocal)):
+            declared.update(item.names)
+        elif isinstance(item, _SCOPES):
+            if not isinstance(item, ast.Lambda):
+                own.add(item.name)
+            reads |= _uses(item)
+        else:
+            stack.extend(ast.iter_child_nodes(item))
+    return reads - (own - declared)
 
 
 #: Notes of one kind shown per cell; the rest are counted.
@@ -206,55 +355,6 @@ class _Segments:
 
     def __call__(self, node: ast.AST) -> str:
         return self.code[self.offset(node.lineno, node.col_offset):self.offset(node.end_lineno, node.end_col_offset)]
-
-
-def _needed(stmt: ast.stmt, defined: set[str]) -> bool:
-    """Whether a top-level statement is one the gradient functions may need: an
-    import, a definition, or a constant made of names that are ``defined``."""
-    if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
-                         ast.Pass)):
-        return True
-    if isinstance(stmt, ast.Assign):
-        return all(_names(t) for t in stmt.targets) and _constant(stmt.value, defined)
-    if isinstance(stmt, ast.AnnAssign):
-        return isinstance(stmt.target, ast.Name) and (stmt.value is None or _constant(stmt.value, defined))
-    if isinstance(stmt, ast.Try):
-        body = stmt.body + stmt.orelse + stmt.finalbody + [s for h in stmt.handlers for s in h.body]
-        return all(_needed(s, defined) for s in body)
-    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)  # a docstring
-
-
-def _names(target: ast.expr) -> bool:
-    if isinstance(target, (ast.Tuple, ast.List)):
-        return all(map(_names, target.elts))
-    return isinstance(target, ast.Name)
-
-
-_CONSTANT_NODES = (ast.Constant, ast.Tuple, ast.List, ast.Set, ast.Dict, ast.UnaryOp, ast.BinOp, ast.BoolOp,
-                   ast.Compare, ast.Name, ast.Attribute, ast.operator, ast.unaryop, ast.boolop, ast.cmpop,
-                   ast.expr_context)
-
-
-def _constant(value: ast.expr, defined: set[str]) -> bool:
-    """Literals and arithmetic on them and on ``defined`` names (``EPS = 1e-8``,
-    ``act = np.tanh``), or a lambda: nothing that calls, indexes or loops."""
-    if isinstance(value, ast.Lambda):
-        return True
-    nodes = list(ast.walk(value))
-    return (all(isinstance(n, _CONSTANT_NODES) for n in nodes)
-            and all(n.id in defined for n in nodes if isinstance(n, ast.Name)))
-
-
-def _bound(stmt: ast.stmt) -> set[str]:
-    """The names a top-level statement binds (a ``try``: in any of its branches)."""
-    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return {stmt.name}
-    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-        return {a.asname or a.name.partition(".")[0] for a in stmt.names}
-    if isinstance(stmt, ast.Try):
-        body = stmt.body + stmt.orelse + stmt.finalbody + [s for h in stmt.handlers for s in h.body]
-        return set().union(*map(_bound, body))
-    return {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
 
 
 def _display_only(node: ast.AST) -> bool:

@@ -36,6 +36,7 @@ import fcntl
 import json
 import math
 import os
+import re
 import selectors
 import signal
 import socket
@@ -45,7 +46,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Hashable, Iterable, Iterator
+from typing import Hashable, Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -107,6 +108,7 @@ class _Running:
     closed: bool = False  # the worker's end of the socket is closed: its exit status is on the way
     output: str | None = None  # what it printed before it saw the hidden cases
     notes: tuple[str, ...] = ()
+    left_out: Mapping[str, str] = field(default_factory=dict)
 
 
 class Sandbox:
@@ -229,13 +231,13 @@ class Sandbox:
                     except StopIteration:
                         exhausted = True
                         break
-                    source, early, notes = self._read(path)
+                    source, early, notes, left_out = self._read(path)
                     if early is not None:
                         yield key, dataclasses.replace(early, notes=notes, isolation=self.isolation)
                         continue
                     slot = free.pop()
                     run = self._launch(key, Path(path).name, source, slot, next_job)
-                    run.notes = notes
+                    run.notes, run.left_out = notes, left_out
                     running[next_job] = run
                     sel.register(run.sock, selectors.EVENT_READ, run)
                     next_job += 1
@@ -261,7 +263,7 @@ class Sandbox:
                         del running[run.job]
                         by_pid.pop(run.pid, None)
                         send_message(self._sock, {"op": "sweep", "slot": run.slot, "pid": run.pid})
-                        result = self._result(run, now)
+                        result = _left_out(self._result(run, now), run.left_out)
                         result = dataclasses.replace(result, notes=run.notes + result.notes)
                         _close(run)
                         away = time.monotonic()
@@ -276,25 +278,28 @@ class Sandbox:
             for run in running.values():
                 _close(run)
 
-    def _read(self, path: str | Path) -> tuple[str, RunResult | None, tuple[str, ...]]:
+    def _read(self, path: str | Path) -> tuple[str, RunResult | None, tuple[str, ...], Mapping[str, str]]:
         """The source the worker runs (for a notebook, its :class:`~bpgrade.notebooks.Program`),
-        or the result that stops it before it runs; and the notes on what of it runs."""
+        or the result that stops it before it runs; the notes on what of it runs; and where
+        each name of a notebook's left-out lines is bound."""
         notes: tuple[str, ...] = ()
+        left_out: Mapping[str, str] = {}
         limit = self.job.limits.source
         try:
             if Path(path).suffix == ".ipynb":
-                program = read_notebook(path, run_all=self.job.run_all_cells, max_code=limit)
-                source, static, notes = program.to_json(), program.source(), program.notes
+                program = read_notebook(path, run_all=self.job.run_all_cells, max_code=limit,
+                                        functions=list(self.job.functions.values()))
+                source, static, notes, left_out = program.to_json(), program.source(), program.notes, program.left_out
             else:
                 source = static = read_source(path, limit)
             used = forbidden_imports(static, self.job.forbidden)
         except SubmissionError as e:
-            return "", RunResult("error", clean(str(e))), notes
+            return "", RunResult("error", clean(str(e))), notes, left_out
         except (SyntaxError, ValueError):
             used = []  # the worker's compile reports it, with the line
         if used:
-            return "", RunResult("forbidden", forbidden_message(used)), notes
-        return source, None, notes
+            return "", RunResult("forbidden", forbidden_message(used)), notes, left_out
+        return source, None, notes, left_out
 
     def _launch(self, key: Hashable, name: str, source: str, slot: int, job: int) -> _Running:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -419,6 +424,26 @@ def _case_frame(cases) -> tuple[list, list[np.ndarray]]:
         return [index(v) for v in tree]
 
     return [{"inputs": index(list(inputs)), "params": index(params)} for inputs, params in cases], arrays
+
+
+_UNDEFINED = re.compile(r"NameError: name '(\w+)' is not defined")
+
+
+def _left_out(result: RunResult, left_out: Mapping[str, str]) -> RunResult:
+    """``result`` with each NameError that names what a notebook's left-out line defines
+    saying where, and how to run it."""
+    def said(text: str) -> str:
+        match = _UNDEFINED.search(text)
+        if not match or match[1] not in left_out:
+            return text
+        return (text[:match.end()] + f" here: {left_out[match[1]]}, which defines it, was left out (--run-all runs "
+                "every code cell)" + text[match.end():])
+
+    if not left_out:
+        return result
+    targets = {name: dataclasses.replace(run, error=said(run.error)) if run.error_kind == "NameError" else run
+               for name, run in result.targets.items()}
+    return dataclasses.replace(result, message=said(result.message), targets=targets)
 
 
 def _close(run: _Running) -> None:

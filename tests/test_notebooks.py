@@ -85,8 +85,8 @@ def test_a_course_notebook_passes_and_says_what_it_left_out(mlp2, good, run_all)
     assert "cell 3: line 2, `import matplotlib.pyplot as plt`, imports a display-only module" in notes
     assert "cell 11: `%%time` is a cell magic: the cell is never run" in notes
     assert "cell 12: tagged skip-grading, left out" in notes
-    assert ("cell 9: left out `for step in tqdm(range(30)):` (line 2), `print(losses[-1])` (line 5)" in notes) \
-        == (not run_all)
+    assert ("cell 9: left out `losses = []` (line 1), `for step in tqdm(range(30)):` (line 2), "
+            "`print(losses[-1])` (line 5)" in notes) == (not run_all)
     # Only --run-all runs the training loop, which prints.
     assert ("0." in report.output) == run_all
 
@@ -159,17 +159,18 @@ def test_a_malformed_notebook_gets_a_clear_error_and_no_credit(mlp2, tmp_path, t
 def test_what_runs_keeps_line_numbers_and_leaves_the_rest_out():
     program = parse_notebook(notebook([
         code("import numpy as np; print('hi')\nSIZES = (3, 4)\nact = np.tanh\nW = np.ones(3)\n"
-             "def f(x):\n    import matplotlib.pyplot as plt\n    return 'é' + x  # é\n"
+             "def f(x):\n    import matplotlib.pyplot as plt\n    return 'é' + x + act(SIZES)  # é\n"
              "for i in range(3):\n    print(i)\n"
              "try:\n    import scipy\nexcept ImportError:\n    scipy = None\n"),
-    ]))
+    ]), functions=["f"])
     [(number, kept)] = program.cells
     assert number == 1
     assert kept.splitlines() == [
         "import numpy as np; pass", "SIZES = (3, 4)", "act = np.tanh", "pass",
-        "def f(x):", "    plt = __bpgrade_display__", "    return 'é' + x  # é",
+        "def f(x):", "    plt = __bpgrade_display__", "    return 'é' + x + act(SIZES)  # é",
         "pass", "", "try:", "    import scipy", "except ImportError:", "    scipy = None"]
-    assert program.notes[-1] == "only imports, definitions and constants ran; --run-all runs every code cell"
+    assert program.notes[-1] == "only what the graded functions need ran; --run-all runs every code cell"
+    assert program.left_out == {"W": "cell 1, line 4", "i": "cell 1, line 8"}
     everything = parse_notebook(notebook([code("for i in range(3):\n    print(i)\n%time f(1)")]), run_all=True)
     assert everything.cells == ((1, "for i in range(3):\n    print(i)\npass"),)
 
@@ -221,15 +222,28 @@ def test_gradescope_grades_an_uploaded_notebook(mlp2, tmp_path, wrong):
     assert results["score"] == 4.0 and "Notes:\n- cell 2: line 1" in results["output"]
 
 
-def test_a_constant_runs_only_if_its_names_do_and_percent_lines_stay_python():
+def test_what_the_graded_functions_need_runs_through_every_cell_and_percent_lines_stay_python():
     program = parse_notebook(notebook([
         code("import numpy as np\nx = np.ones(3)\nD = x.shape\nTWO_PI = np.pi * 2\nfmt = ('%d'\n       % 3)"),
-        code("H = TWO_PI + 1\nZ = not_defined_anywhere"),
-    ]))
-    assert program.cells == ((1, "import numpy as np\npass\npass\nTWO_PI = np.pi * 2\nfmt = ('%d'\n       % 3)"),
-                             (2, "H = TWO_PI + 1\npass"))
+        code("H = TWO_PI + 1\nZ = not_defined_anywhere\ndef helper():\n    return H, fmt"),
+        code("def grad_w1(x, y, params):\n    return helper()"),
+    ]), functions=["grad_w1"])
+    assert program.cells[:2] == ((1, "import numpy as np\npass\npass\nTWO_PI = np.pi * 2\nfmt = ('%d'\n       % 3)"),
+                                 (2, "H = TWO_PI + 1\npass\ndef helper():\n    return H, fmt"))
     assert program.notes[:2] == ("cell 1: left out `x = np.ones(3)` (line 2), `D = x.shape` (line 3)",
                                  "cell 2: left out `Z = not_defined_anywhere` (line 2)")
+
+
+def test_a_training_loop_that_calls_a_graded_function_stays_out():
+    """The graded functions read their arguments, not the notebook's `params`: the loop that
+    changes `params` is not needed, while a helper built by a call (np.vectorize) is."""
+    program = parse_notebook(notebook([
+        code("import numpy as np\nrelu = np.vectorize(lambda z: max(z, 0.0))\nparams = {'w1': np.ones(2)}"),
+        code("def grad_w1(x, y, params):\n    return relu(x)"),
+        code("for step in range(3):\n    params['w1'] -= grad_w1(0, 0, params)\nnp.random.shuffle([1])"),
+    ]), functions=["grad_w1"])
+    assert program.cells[0] == (1, "import numpy as np\nrelu = np.vectorize(lambda z: max(z, 0.0))\npass")
+    assert program.cells[2] == (3, "pass\n\npass")
 
 
 def test_an_endless_training_cell_costs_nothing_by_default_and_times_out_with_run_all(mlp2, tmp_path):
@@ -290,8 +304,33 @@ def test_a_notebook_is_limited_by_its_code_not_its_outputs(tmp_path):
 
 def test_a_form_feed_or_line_separator_does_not_shift_what_is_left_out():
     """Python ends lines at \\n and \\r only; the edits must land where the parser says."""
-    cell = 'x = "\x0c\u2028"  # odd characters\nimport matplotlib.pyplot as plt\nprint(1)\n' + REF
-    program = parse_notebook(notebook([code(cell)]))
+    cell = 'X = "\x0c\u2028"  # odd characters\nimport matplotlib.pyplot as plt\nprint(1)\n' + REF + \
+        "\ndef g():\n    return X\n"
+    program = parse_notebook(notebook([code(cell)]), functions=["g"])
     ran = program.cells[0][1]
-    assert ran.startswith('x = "\x0c\u2028"  # odd characters\nplt = __bpgrade_display__\npass\n')
+    assert ran.startswith('X = "\x0c\u2028"  # odd characters\nplt = __bpgrade_display__\npass\n')
     assert ran.count("\n") == cell.count("\n")
+
+
+def test_an_error_quotes_the_deepest_line_of_the_students_own_cells(mlp2, tmp_path):
+    path = tmp_path / "helper.ipynb"
+    path.write_text(notebook([
+        markdown("# helpers"),
+        code("def check_shapes(x):\n    if x.ndim == 2:\n        raise ValueError('shapes are off')"),
+        code("def grad_w1(x, y, params):\n    check_shapes(x)\n    return x"),
+    ]))
+    w1 = bpgrade.check(mlp2, path).targets[0]
+    assert "ValueError: shapes are off (cell 2, line 3: `raise ValueError('shapes are off')`)" in w1.message
+
+
+def test_a_name_error_on_a_left_out_line_says_where_and_how_to_run_it(mlp2, tmp_path):
+    path = tmp_path / "dynamic.ipynb"
+    path.write_text(notebook([
+        code("import numpy as np\nSCALE = np.float64(2.0)\nprint('training...')"),
+        code("def grad_w1(x, y, params):\n    return eval('SCALE') * x"),  # a use no analysis can see
+    ]))
+    w1 = bpgrade.check(mlp2, path).targets[0]
+    assert ("NameError: name 'SCALE' is not defined here: cell 1, line 2, which defines it, was left out "
+            "(--run-all runs every code cell)") in w1.message
+    assert "(cell 2, line 2: `return eval('SCALE') * x`)" in w1.message
+    assert bpgrade.check(mlp2, path, run_all=True).targets[0].message.startswith("grad_w1 returned shape")
