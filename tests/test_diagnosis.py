@@ -352,3 +352,14 @@ def test_a_reason_several_targets_share_is_written_once(mlp2, tmp_path):
     text = bpgrade.check(mlp2, path).to_text()
     assert text.count("SyntaxError") == 1
     assert text.count("same as the status above") == 5
+
+
+def test_every_line_of_the_text_table_fits_its_width_but_the_values():
+    """The smallest failing case's heading wraps like the rest; only the rows of values keep their layout."""
+    pack = bpgrade.load_pack("mlp-deep")
+    namespace = {}
+    exec((SHIPPED_DIR / "mlp-deep" / "selftest" / "reference.py").read_text(), namespace)
+    report = bpgrade.check(pack, {"delta": lambda *a: [2 * d for d in namespace["grad_delta"](*a)]})
+    lines = report.to_text(width=60).splitlines()
+    assert any(line.strip().startswith("Smallest failing case:") for line in lines)
+    assert all(len(line) <= 60 for line in lines if not line.strip().startswith(("expected", "received", "[")))
