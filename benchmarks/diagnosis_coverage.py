@@ -6,10 +6,10 @@ targets of its wrong solutions, how many got a specific diagnosis (a code, not
 null), how many got the code the solution declares, and how many diagnoses
 the reference solutions got (must be 0); then the same count with the packs'
 mistake models taken away (the generic checks alone). Then, per pack, its
-reference solution's results made float32, and made inexact as a numerical
-approximation is (each entry off by up to 1e-8 of the largest): how many
-failing targets got ``precision``, and whether any got another code (must be
-none). Then it times `bpgrade check` of a wrong and of the right mlp2
+reference solution's results made float32, and central differences of its
+loss (step 1e-5, as a student's numerical "derivation" would take them): how
+many failing targets got ``precision``, and whether any got another code
+(must be none). Then it times `bpgrade check` of a wrong and of the right mlp2
 solution, without and with the compilation cache, and prints the ratios.
 
     python benchmarks/diagnosis_coverage.py [--seeds public,1,2] [--repeat 3]
@@ -78,26 +78,54 @@ def spoiled(pack: bpgrade.Pack, spoil) -> dict:
     return {t.name: (lambda *a, f=namespace[t.function]: tree(f(*a))) for t in pack.targets}
 
 
-def approximated(value: np.ndarray) -> np.ndarray:
-    """Each entry off by up to 1e-8 of the largest, as finite differences are (deterministic)."""
-    noise = np.sin(np.arange(value.size) * 12.9898 + 78.233).reshape(value.shape)
-    return value + 1e-8 * np.max(np.abs(value), initial=0.0) * noise
+def central_differences(pack: bpgrade.Pack, step: float = 1e-5) -> dict:
+    """Functions that return central differences of the pack's loss (computed here, once per
+    case, and looked up by the inputs they are called with: a submission's numerical derivation)."""
+    import jax
+    from jax.flatten_util import ravel_pytree
+
+    from bpgrade import truth
+
+    answers: dict[bytes, dict] = {}
+    with jax.enable_x64(True):
+        for case in bpgrade.generate_cases(pack):
+            tensors = jax.tree.map(jax.numpy.asarray, dict(case.tensors))
+            zeros = jax.tree.map(jax.numpy.zeros_like, truth.loss_and_taps(pack.model, tensors)[1])
+            found = {}
+            for target in pack.targets:
+                if target.of in tensors:
+                    base, rebuild = ravel_pytree(tensors[target.of])
+                    loss = jax.jit(lambda v, of=target.of: truth._tapped(pack.model, {**tensors, of: rebuild(v)},
+                                                                         zeros)[0])
+                else:
+                    base, rebuild = ravel_pytree(zeros[target.of])
+                    loss = jax.jit(lambda v, of=target.of: truth._tapped(pack.model, tensors,
+                                                                         {**zeros, of: rebuild(v)})[0])
+                grad = [(loss(base.at[i].add(step)) - loss(base.at[i].add(-step))) / (2 * step)
+                        for i in range(base.size)]
+                found[target.name] = jax.tree.map(np.asarray, rebuild(jax.numpy.asarray(grad)))
+            answers[_key([case.tensors[n] for n in pack.inputs])] = found
+    return {t.name: (lambda *a, name=t.name: answers[_key(a[:len(pack.inputs)])][name]) for t in pack.targets}
+
+
+def _key(inputs) -> bytes:
+    return b"".join(np.asarray(a).tobytes() for a in inputs)
 
 
 def precision_check() -> None:
-    """Float32 and approximated results get `precision` and nothing else, on every pack."""
-    print(f"\n{'pack':12} {'float32: failing':>16} {'precision':>9} {'approximated: failing':>21} {'precision':>9}")
+    """Float32 results and central differences get `precision` and nothing else, on every pack."""
+    print(f"\n{'pack':12} {'float32: failing':>16} {'precision':>9} {'differences: failing':>20} {'precision':>9}")
     others = []
     for name in bpgrade.packs.shipped_packs():
         pack = bpgrade.load_pack(name)
         row = []
-        for spoil in (lambda v: v.astype(np.float32), approximated):
-            report = bpgrade.check(pack, spoiled(pack, spoil))
+        for functions in (spoiled(pack, lambda v: v.astype(np.float32)), central_differences(pack)):
+            report = bpgrade.check(pack, functions)
             failed = [t for t in report.targets if not t.passed]
             row += [len(failed), sum(t.diagnosis is not None and t.diagnosis.code == "precision" for t in failed)]
             others += [(name, t.name, t.diagnosis and t.diagnosis.code) for t in failed
                        if t.diagnosis is None or t.diagnosis.code != "precision"]
-        print(f"{name:12} {row[0]:16} {row[1]:9} {row[2]:21} {row[3]:9}")
+        print(f"{name:12} {row[0]:16} {row[1]:9} {row[2]:20} {row[3]:9}")
     print(f"failing targets with another diagnosis than precision: {others or 'none'}")
 
 
