@@ -88,9 +88,11 @@ def _case_set(pack: Pack, seed: int, hidden: bool = False, first: int = 0) -> tu
             if found is None:
                 where = (f"cases.include[{shape_index}]" if shape_index < len(pack.cases.include)
                          else "dims")
+                kinks = ("whose ReLU inputs can be kept away from 0 with active and inactive units, and "
+                         if pack.model.kinks else "")
                 raise PackError(str(pack.root / PACK_FILE), where,
-                                "a shape whose ReLU inputs can be kept away from 0 with active and inactive "
-                                "units, and whose gradients are not zero", dict(dims))
+                                f"a shape {kinks}whose gradients are not zero (a target whose gradient may be "
+                                "zero says zero: true)", dict(dims))
             for tensors in found:
                 cases.append(Case(first + len(cases), seed, dict(dims), tensors, hidden))
     return tuple(cases)
@@ -146,12 +148,16 @@ def _draw(pack: Pack, dims: Mapping[str, int], seeds: list[int], count: int) -> 
     """``count`` screened cases of one shape, or None when none can be found."""
     if not _can_mix_activity(pack, dims):
         return None
-    wanted = {t.name: t.of for t in pack.targets}
+    # A target that may be zero (zero: true) is not screened: its truth is what it is.
+    wanted = {t.name: t.of for t in pack.targets if not t.zero}
     found: list[dict[str, Any]] = []
     for round_index in range(_ROUNDS):
         batch = _candidates(pack, dims, np.random.default_rng([*seeds, round_index]))
-        grads, taps = truth.evaluate(pack.model, wanted, batch, jax.devices("cpu")[0])
-        ok = np.all([np.abs(g).reshape(truth.BATCH, -1).max(1) > _ZERO for g in jax.tree.leaves(grads)], axis=0)
+        grads, taps = truth.evaluate(pack.model, wanted or {pack.targets[0].name: pack.targets[0].of}, batch,
+                                     jax.devices("cpu")[0])
+        ok = np.ones(truth.BATCH, bool)
+        if wanted:
+            ok &= np.all([np.abs(g).reshape(truth.BATCH, -1).max(1) > _ZERO for g in jax.tree.leaves(grads)], axis=0)
         for kink in pack.model.kinks:
             for a in jax.tree.leaves(taps[kink]):
                 a = a.reshape(truth.BATCH, -1)

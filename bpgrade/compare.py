@@ -18,6 +18,7 @@ cases never hold an all-zero gradient.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
@@ -125,6 +126,13 @@ def _compare_leaf(pack: Pack, target: Target, cases: Sequence[Case], expected: E
     symbolic = pack.shape_of(target.of) if not expected.path else None
     shown_shape = _symbolic(symbolic) if symbolic else None
     got_all = [run.outputs[i].get(expected.path) if i < len(run.outputs) else None for i in expected.cases]
+    reshaped = ""
+    if target.shape == "squeeze":
+        # Axes of size 1 dropped, the shapes agree: graded as the gradient's shape, with a note.
+        for j, (exp, got) in enumerate(zip(expected.arrays, got_all)):
+            if got is not None and got.shape != exp.shape and _squeezed(got.shape) == _squeezed(exp.shape):
+                reshaped = reshaped or f"; its shape {got.shape} was taken as {exp.shape} (axes of size 1)"
+                got_all[j] = got.reshape(exp.shape)
     # Public cases first: their shapes can be shown.
     for j in sorted(range(n), key=lambda j: cases[expected.cases[j]].hidden):
         i, exp, got = expected.cases[j], expected.arrays[j], got_all[j]
@@ -169,7 +177,7 @@ def _compare_leaf(pack: Pack, target: Target, cases: Sequence[Case], expected: E
     if len(run.outputs) != len(cases):
         message = f"{target.function} returned results for {len(run.outputs)} of {len(cases)} cases"
         return fail(message, Diagnosis("error", message))
-    outputs = [run.outputs[i][expected.path] for i in expected.cases]
+    outputs = got_all
     got = np.concatenate([g.ravel() for g in outputs])
     if not np.isfinite(got).all():
         for i, g in sorted(zip(expected.cases, outputs), key=lambda pair: cases[pair[0]].hidden):
@@ -184,8 +192,9 @@ def _compare_leaf(pack: Pack, target: Target, cases: Sequence[Case], expected: E
     def diagnose(failing: Sequence[int]) -> Diagnosis | None:
         return diagnoser.values(target, expected.path, expected.cases, expected.arrays, outputs, failing)
 
-    return _compare_values(target.function, name, points, cases, expected, outputs, run.dtypes, got,
-                           pack.tolerance, hidden, diagnose)
+    result = _compare_values(target.function, name, points, cases, expected, outputs, run.dtypes, got,
+                             pack.tolerance, hidden, diagnose)
+    return dataclasses.replace(result, message=result.message + reshaped) if reshaped else result
 
 
 def _failure(run: TargetRun, code: str) -> str:
@@ -215,8 +224,9 @@ def _compare_values(function: str, name: str, points: float, cases: Sequence[Cas
     n, n_hidden = len(expected.cases), int(hidden.sum())
     abs_errors = np.maximum.reduceat(np.abs(got - expected.flat), expected.starts)
     ratios = abs_errors / (tol.atol + tol.rtol * expected.scale)
-    with np.errstate(divide="ignore"):
-        rel_errors = abs_errors / expected.scale
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # A truth of zeros (a target that may be zero): exact zeros are no error at all.
+        rel_errors = np.where(abs_errors == 0, 0.0, abs_errors / expected.scale)
     failing = np.flatnonzero(ratios > 1.0)
     shown = failing[~hidden[failing]]
     hidden_failed = len(failing) - len(shown)
@@ -263,6 +273,10 @@ def _compare_values(function: str, name: str, points: float, cases: Sequence[Cas
     if any(d in _LOW_PRECISION for d in dtypes):
         message += "; some results were returned in float32 or float16: compute in float64"
     return result(False, message, diagnose([int(j) for j in failing]))
+
+
+def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(n for n in shape if n != 1)
 
 
 def _single(values: np.ndarray) -> bool:

@@ -163,6 +163,8 @@ class Diagnoser:
                 return label
         j = failing[0]
         e, g = expected[j], got[j]
+        if not np.any(e):  # a truth of zeros: no multiple of it is anything else
+            return None
         k = float(np.vdot(g, e) / np.vdot(e, e))
         if k != 0 and _names(got, [k * e for e in expected], expected, failing):
             fraction = Fraction(k).limit_denominator(16)

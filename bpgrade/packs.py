@@ -32,6 +32,8 @@ DEFAULT_FORBIDDEN = ("jax", "jaxlib", "torch", "autograd", "tensorflow", "keras"
                      "functorch", "mxnet", "paddle", "theano", "chainer", "tinygrad", "micrograd", "sympy")
 
 Shape = tuple[str | int, ...]
+#: How a result's shape must match: exactly, or once axes of size 1 are dropped.
+SHAPE_POLICIES = ("exact", "squeeze")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: A pack's name may also hold hyphens (softmax-ce); tensor and target names may not.
 _PACK_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -42,13 +44,19 @@ class Target:
     """A graded gradient: d loss / d ``of`` (an input, a parameter or a tapped
     intermediate), computed by the submission's ``function``. ``readme`` is
     the heading of the pack's README that a student who fails it should
-    revisit (None: the README as a whole)."""
+    revisit (None: the README as a whole). ``zero``: its true gradient may be
+    zero (a bias before a batch norm), so cases are not screened for it.
+    ``shape``: ``"exact"``, or ``"squeeze"`` to accept a result whose shape is
+    the gradient's once axes of size 1 are dropped (``(1, D)`` for ``(D,)``),
+    as courses' own checks do."""
 
     name: str
     points: float
     of: str = ""
     function: str = ""
     readme: str | None = None
+    zero: bool = False
+    shape: str = "exact"
 
     def __post_init__(self):
         object.__setattr__(self, "of", self.of or self.name)
@@ -379,15 +387,20 @@ class _Validator:
             key = f"targets.{name}"
             self.name(name, key)
             spec = {} if spec is None else spec
-            if not isinstance(spec, dict) or set(spec) - {"points", "of", "function", "readme"}:
-                raise self.fail(key, "a mapping with the keys points, of, function, readme", spec)
+            if not isinstance(spec, dict) or set(spec) - {"points", "of", "function", "readme", "zero", "shape"}:
+                raise self.fail(key, "a mapping with the keys points, of, function, readme, zero, shape", spec)
+            if not isinstance(spec.get("zero", False), bool):
+                raise self.fail(f"{key}.zero", "true or false", spec["zero"])
+            if spec.get("shape", "exact") not in SHAPE_POLICIES:
+                raise self.fail(f"{key}.shape", f"one of {', '.join(SHAPE_POLICIES)}", spec["shape"])
             of = spec.get("of", name)
             if of not in differentiable:
                 raise self.fail(f"{key}.of" if "of" in spec else key,
                                 f"an input, a parameter or a tapped name ({', '.join(differentiable)})", of)
             function = self.name(spec.get("function", f"grad_{name}"), f"{key}.function")
             targets.append(Target(name, self.number(spec.get("points", 1), f"{key}.points", positive=True), of,
-                                  function, self.heading(spec.get("readme"), f"{key}.readme", headings)))
+                                  function, self.heading(spec.get("readme"), f"{key}.readme", headings),
+                                  spec.get("zero", False), spec.get("shape", "exact")))
         return tuple(targets)
 
     def heading(self, value: Any, key: str, headings: list[str]) -> str | None:
