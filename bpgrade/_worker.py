@@ -196,7 +196,7 @@ def _worker(setup: dict, cases, name: str, fds: Sequence[int], uid: int | None, 
         result, source_fd, output = fds
         os.setsid()
         os.chdir(setup["scratch"])
-        source = os.pread(source_fd, os.fstat(source_fd).st_size, 0).decode()
+        source = _whole(source_fd).decode()
         os.close(source_fd)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
@@ -284,7 +284,7 @@ def run_submission(source: str, filename: str, functions: Mapping[str, str], for
     _, fds, _, _ = socket.recv_fds(channel, 1, 1)
     if not fds:
         return
-    hidden_setup, arrays = decode(os.pread(fds[0], os.fstat(fds[0]).st_size, 0), max_header=MAX_SETUP_HEADER)
+    hidden_setup, arrays = decode(_whole(fds[0]), max_header=MAX_SETUP_HEADER)
     os.close(fds[0])
     hidden_cases = [(build(case["inputs"], arrays), build(case["params"], arrays)) for case in hidden_setup["cases"]]
     # A function that failed on a public case is not called again.
@@ -293,6 +293,11 @@ def run_submission(source: str, filename: str, functions: Mapping[str, str], for
     calls, outputs = call_targets(again, hidden_cases, nested, share, files)
     _send(channel, encode({**calls, "forbidden": sorted(set(blocker.attempts)), "old_numpy": _oldnumpy.USED},
                           outputs))
+
+
+def _whole(fd: int) -> bytes:
+    """What a memory file the grader made holds (the source, the hidden cases)."""
+    return os.pread(fd, os.fstat(fd).st_size, 0)
 
 
 def _send(channel: socket.socket, frame: bytes) -> None:

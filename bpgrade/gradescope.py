@@ -24,7 +24,7 @@ from .grader import check
 from .packs import Pack, load_pack
 from .reports import Report
 from .safetext import clean_name
-from .submissions import LINK_OUT, MAX_NOTEBOOK_BYTES, SUFFIXES, read_file
+from .submissions import LINK_OUT, MAX_NOTEBOOK_BYTES, SUFFIXES, read_file, within
 
 #: Who sees a result on Gradescope, from least to most.
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
@@ -95,7 +95,7 @@ def find_submission(folder: str | Path, pack: Pack) -> Path:
         found += [Path(parent) / name for name in files
                   if Path(name).suffix in SUFFIXES and not name.startswith((".", "__"))]
     found.sort()
-    out = [p for p in found if p.is_symlink() and not (p.resolve() == root or root in p.resolve().parents)]
+    out = [p for p in found if p.is_symlink() and not within(p, root)]
     if out:
         raise SubmissionError(f"{clean_name(str(out[0].relative_to(folder)))} {LINK_OUT}: upload the file itself")
     found = [p for p in found if p.is_file()]

@@ -171,7 +171,7 @@ class _Cell:
             shown = [f"`{_short((segment(s).splitlines() or [''])[0])}` (line {s.lineno})" for s in left_out[:3]]
             more = f" and {len(left_out) - 3} more" if len(left_out) > 3 else ""
             notes.append(f"left out {', '.join(shown)}{more}")
-        return _apply(self.code, edits), notes, names
+        return _apply(segment, edits), notes, names
 
 
 def _parse_cell(number: int, source: str, run_all: bool) -> _Cell:
@@ -374,9 +374,9 @@ def _stub(node: ast.Import | ast.ImportFrom) -> str:
     return " = ".join([*names, DISPLAY_STUB]) if names else "pass"
 
 
-def _apply(code: str, edits: list[tuple[ast.stmt, str]]) -> str:
-    """``code`` with each node's text replaced, each keeping its line count; in one pass."""
-    segment = _Segments(code)
+def _apply(segment: _Segments, edits: list[tuple[ast.stmt, str]]) -> str:
+    """The code with each node's text replaced, each keeping its line count; in one pass."""
+    code = segment.code
     pieces, done = [], 0
     for node, text in sorted(edits, key=lambda e: (e[0].lineno, e[0].col_offset)):
         begin = segment.offset(node.lineno, node.col_offset)

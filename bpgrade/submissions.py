@@ -137,7 +137,7 @@ def collect(paths: Sequence[str | Path]) -> list[Submission]:
 
 def _given(given: Path) -> list[Submission]:
     """The submissions that one path given on the command line holds."""
-    if given.is_symlink() and not _within(given, given.parent.resolve()):
+    if given.is_symlink() and not within(given, given.parent.resolve()):
         return [Submission(clean_name(given.stem), given, f"{clean_name(given.name)} {LINK_OUT}")]
     if given.is_file():
         if given.suffix not in SUFFIXES:
@@ -158,7 +158,7 @@ def _given(given: Path) -> list[Submission]:
     return found
 
 
-def _within(path: Path, root: Path) -> bool:
+def within(path: Path, root: Path) -> bool:
     """Whether ``path``, its links followed, lies in ``root`` (resolved)."""
     resolved = path.resolve()
     return resolved == root or root in resolved.parents
@@ -166,7 +166,7 @@ def _within(path: Path, root: Path) -> bool:
 
 def _entry(entry: Path, root: Path) -> Submission | None:
     """The submission that an entry of a given folder is, if any."""
-    out = entry.is_symlink() and not _within(entry, root)
+    out = entry.is_symlink() and not within(entry, root)
     target = entry.resolve() if entry.is_symlink() else entry
     if entry.suffix in SUFFIXES and (out or target.is_file()):
         return Submission(clean_name(entry.stem), target, f"{clean_name(entry.name)} {LINK_OUT}" if out else None)
@@ -176,7 +176,7 @@ def _entry(entry: Path, root: Path) -> Submission | None:
     if target.is_dir():
         inner = _folder_submission(target)
         if inner is not None:
-            problem = None if _within(inner, root) else f"{clean_name(entry.name)}/{clean_name(inner.name)} {LINK_OUT}"
+            problem = None if within(inner, root) else f"{clean_name(entry.name)}/{clean_name(inner.name)} {LINK_OUT}"
             return Submission(clean_name(entry.name), inner.resolve() if inner.is_symlink() and not problem else inner,
                               problem)
     return None
