@@ -81,10 +81,6 @@ class FrameReader:
         self._shapes: list[tuple[int, ...]] = []
         self._length: int | None = None
 
-    @property
-    def received(self) -> int:
-        return len(self._buf)
-
     def feed(self, chunk: bytes) -> bool:
         """Add ``chunk``; whether the frame is whole.
 
