@@ -2,7 +2,8 @@
 
 A frame is 8 bytes of little-endian header length, the JSON header, then the
 bytes of every array that ``header["arrays"]`` lists (``{"dtype": "<f8",
-"shape": [...]}``) back to back. No pickle crosses in either direction, and a
+"shape": [...]}``) back to back. Only the grader's frames may hold ``"<i8"``
+arrays (integer inputs); a worker's hold float64 alone. No pickle crosses in either direction, and a
 frame that a worker wrote is read as hostile: its header is parsed once, with
 a small cap, and every failure is a :class:`WireError`.
 
@@ -22,8 +23,10 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-#: The only dtype that crosses the wire.
+#: The dtype of every array a worker sends.
 WIRE_DTYPE = "<f8"
+#: The dtype of integer inputs (class labels), which only the grader sends.
+INT_DTYPE = "<i8"
 #: No array on the wire may hold more entries than this.
 MAX_ELEMENTS = 1_000_000
 #: Bytes of JSON header a worker's result frame may have: its results take a few KB.
@@ -37,17 +40,19 @@ class WireError(ValueError):
 
 
 def encode(header: Mapping[str, Any], arrays: Sequence[np.ndarray]) -> bytes:
-    """One frame holding ``header`` (JSON-able) and ``arrays`` (float64)."""
+    """One frame holding ``header`` (JSON-able) and ``arrays``: float64, or int64 for integer arrays."""
     # Not np.ascontiguousarray: it turns a 0-d array into shape (1,), which
     # would hide a scalar returned where a (1,) vector is asked for.
-    arrays = [np.asarray(a, dtype=np.float64, order="C") for a in arrays]
-    head = json.dumps({**header, "arrays": [{"dtype": WIRE_DTYPE, "shape": list(a.shape)} for a in arrays]})
+    arrays = [np.asarray(a, dtype=np.int64 if np.asarray(a).dtype.kind in "iu" else np.float64, order="C")
+              for a in arrays]
+    head = json.dumps({**header, "arrays": [{"dtype": INT_DTYPE if a.dtype == np.int64 else WIRE_DTYPE,
+                                             "shape": list(a.shape)} for a in arrays]})
     head_bytes = head.encode()
     return struct.pack("<Q", len(head_bytes)) + head_bytes + b"".join(a.tobytes() for a in arrays)
 
 
-def _parse_header(raw: bytes | bytearray) -> tuple[dict, list[tuple[int, ...]]]:
-    """The header and the shapes of the arrays it lists."""
+def _parse_header(raw: bytes | bytearray, dtypes: Sequence[str]) -> tuple[dict, list[tuple[int, ...]], list[str]]:
+    """The header, and the shapes and dtypes (each one of ``dtypes``) of the arrays it lists."""
     try:
         header = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -55,16 +60,18 @@ def _parse_header(raw: bytes | bytearray) -> tuple[dict, list[tuple[int, ...]]]:
     metas = header.get("arrays") if isinstance(header, dict) else None
     if not isinstance(metas, list):
         raise WireError("the header lists no arrays")
-    shapes = []
+    shapes, kinds = [], []
     for meta in metas:
         shape = meta.get("shape") if isinstance(meta, dict) else None
-        if (meta.get("dtype") if isinstance(meta, dict) else None) != WIRE_DTYPE or not isinstance(shape, list) \
+        dtype = meta.get("dtype") if isinstance(meta, dict) else None
+        if dtype not in dtypes or not isinstance(shape, list) \
                 or not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= MAX_ELEMENTS for n in shape):
             raise WireError("an array is described wrongly")
         if math.prod(shape) > MAX_ELEMENTS:
             raise WireError("an array is larger than allowed")
         shapes.append(tuple(shape))
-    return header, shapes
+        kinds.append(dtype)
+    return header, shapes, kinds
 
 
 class FrameReader:
@@ -74,11 +81,13 @@ class FrameReader:
     is whole; :meth:`take` gives the frame once :meth:`feed` said it is whole.
     """
 
-    def __init__(self, max_header: int = MAX_RESULT_HEADER, max_bytes: int = MAX_RESULT_BYTES):
-        self.max_header, self.max_bytes = max_header, max_bytes
+    def __init__(self, max_header: int = MAX_RESULT_HEADER, max_bytes: int = MAX_RESULT_BYTES,
+                 dtypes: Sequence[str] = (WIRE_DTYPE,)):
+        self.max_header, self.max_bytes, self.dtypes = max_header, max_bytes, tuple(dtypes)
         self._buf = bytearray()
         self._header: dict | None = None
         self._shapes: list[tuple[int, ...]] = []
+        self._kinds: list[str] = []
         self._length: int | None = None
 
     def feed(self, chunk: bytes) -> bool:
@@ -94,7 +103,7 @@ class FrameReader:
             if size > self.max_header:
                 raise WireError("the header is longer than allowed")
             if len(self._buf) >= 8 + size:
-                self._header, self._shapes = _parse_header(self._buf[8:8 + size])
+                self._header, self._shapes, self._kinds = _parse_header(self._buf[8:8 + size], self.dtypes)
                 self._length = 8 + size + 8 * sum(math.prod(s) for s in self._shapes)
         if (self._length or len(self._buf)) > self.max_bytes:
             raise WireError("the frame is longer than allowed")
@@ -110,17 +119,19 @@ class FrameReader:
         flat = np.frombuffer(memoryview(self._buf).toreadonly(), np.float64, sum(counts), head)
         ends = np.cumsum(counts)
         arrays = [flat[end - n:end].reshape(shape) for n, end, shape in zip(counts, ends, self._shapes)]
+        arrays = [a.view(np.int64) if kind == INT_DTYPE else a for a, kind in zip(arrays, self._kinds)]
         return self._header, arrays, rest
 
 
-def decode(frame: bytes, max_header: int = MAX_RESULT_HEADER) -> tuple[dict, list[np.ndarray]]:
+def decode(frame: bytes, max_header: int = MAX_RESULT_HEADER, dtypes: Sequence[str] = (WIRE_DTYPE,)
+           ) -> tuple[dict, list[np.ndarray]]:
     """The header and arrays of exactly one frame.
 
     Raises:
-      WireError: a truncated or oversized frame, a dtype other than float64, a
+      WireError: a truncated or oversized frame, a dtype not in ``dtypes``, a
         bad shape, or bytes left over.
     """
-    reader = FrameReader(max_header, max(len(frame), 8))
+    reader = FrameReader(max_header, max(len(frame), 8), dtypes)
     if not reader.feed(frame):
         raise WireError("the frame is cut short")
     header, arrays, rest = reader.take()

@@ -48,7 +48,7 @@ from typing import Any, Callable, Collection, Mapping, Sequence
 from . import _confine, _oldnumpy, _seccomp
 from ._calls import build, call_targets, describe_exception
 from ._standins import NOTEBOOK_NAMES, DisplayOnly
-from ._wire import decode, encode, send_message
+from ._wire import INT_DTYPE, WIRE_DTYPE, decode, encode, send_message
 
 #: What a submission may import besides NumPy: imported by the server before it forks, because
 #: a worker under its own uid may not be able to read the interpreter's files (under /root, say).
@@ -94,7 +94,7 @@ def main(control_fd: int) -> None:
 
     Whichever way it ends, every worker it started is killed and reaped on the way out.
     """
-    setup, arrays = decode(sys.stdin.buffer.read(), max_header=MAX_SETUP_HEADER)
+    setup, arrays = decode(sys.stdin.buffer.read(), MAX_SETUP_HEADER, (WIRE_DTYPE, INT_DTYPE))
     for name in PRELOAD:
         importlib.import_module(name)
     _oldnumpy.install()
@@ -284,7 +284,7 @@ def run_submission(source: str, filename: str, functions: Mapping[str, str], for
     _, fds, _, _ = socket.recv_fds(channel, 1, 1)
     if not fds:
         return
-    hidden_setup, arrays = decode(_whole(fds[0]), max_header=MAX_SETUP_HEADER)
+    hidden_setup, arrays = decode(_whole(fds[0]), MAX_SETUP_HEADER, (WIRE_DTYPE, INT_DTYPE))
     os.close(fds[0])
     hidden_cases = [(build(case["inputs"], arrays), build(case["params"], arrays)) for case in hidden_setup["cases"]]
     # A function that failed on a public case is not called again.

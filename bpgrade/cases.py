@@ -42,8 +42,8 @@ _ZERO = 1e-4
 class Case:
     """One test case: the dims and every tensor the network reads.
 
-    ``tensors`` maps each input and parameter name to a float64 NumPy array of
-    its concrete shape (``{"x": (N, d), "w1": (d, h), ...}``), or to a pytree
+    ``tensors`` maps each input and parameter name to a float64 NumPy array
+    (int64 for an integer input) of its concrete shape (``{"x": (N, d), "w1": (d, h), ...}``), or to a pytree
     of them (``{"layers": [{"w": ..., "b": ...}, ...]}``). A ``hidden`` case
     is graded but never described to the student.
     """
@@ -125,7 +125,8 @@ def _candidates(pack: Pack, dims: Mapping[str, int], rng: np.random.Generator) -
     ``1 / n_in``, their first axis) so that pre-activations stay of order one
     whatever the width; other parameters (biases) are normal with standard
     deviation 0.5, never zero, so that a forgotten bias term shows in the
-    gradients. ``model.py``'s ``draw`` replaces what it returns.
+    gradients. Integer inputs are uniform over their range. ``model.py``'s
+    ``draw`` replaces what it returns.
     """
     shapes = pack.model.shape_trees(dims)
 
@@ -138,6 +139,9 @@ def _candidates(pack: Pack, dims: Mapping[str, int], rng: np.random.Generator) -
         return 0.5 * rng.standard_normal((truth.BATCH, *shape))
 
     tensors = {name: jax.tree.map(standard, shapes[name], is_leaf=is_shape) for name in pack.model.inputs}
+    for name in pack.model.integers:
+        low, high = pack.model.bounds(name, dims)
+        tensors[name] = rng.integers(low, high, size=(truth.BATCH, *shapes[name]), dtype=np.int64)
     tensors.update({name: jax.tree.map(param, shapes[name], is_leaf=is_shape) for name in pack.model.params})
     if pack.model.draw is not None:
         tensors.update(pack.model.draw(dict(dims), rng, truth.BATCH))
@@ -189,11 +193,13 @@ def case_source(pack: Pack, case: Case) -> str:
 
 
 def _literal(value, indent: int) -> str:
-    """A float64 array (or a nest of lists and dicts of them) as Python code."""
+    """A float64 or int64 array (or a nest of lists and dicts of them) as Python code."""
     pad = " " * indent
     if isinstance(value, dict):
         return "{" + "".join(f"\n{pad}    {k!r}: {_literal(v, indent + 4)}," for k, v in value.items()) + f"\n{pad}}}"
     if isinstance(value, (list, tuple)):
         return "[" + "".join(f"\n{pad}    {_literal(v, indent + 4)}," for v in value) + f"\n{pad}]"
+    if np.asarray(value).dtype.kind in "iu":
+        return f"np.array({np.asarray(value).tolist()!r}, dtype=np.int64)"
     # repr of a Python float is the shortest text that reads back as the same float64.
     return f"np.array({np.asarray(value, dtype=np.float64).tolist()!r}, dtype=np.float64)"

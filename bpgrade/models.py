@@ -20,6 +20,9 @@ structure varies, such as a list of layers) and ``draw(dims, rng, batch)``
 (the arguments it wants drawn otherwise than standard normal, each with a
 leading batch axis). A pack's Python code is trusted: it runs in the grader,
 never in a worker.
+
+Inputs declared ``integers`` (class labels, indices) are int64 arrays drawn
+uniformly from their range; the truth never differentiates with respect to them.
 """
 
 from __future__ import annotations
@@ -56,7 +59,9 @@ class Model:
     tensor or a pytree of tensors). ``shapes(dims)`` maps each of those names
     to a shape tree; ``draw(dims, rng, batch)``, when set, draws some
     arguments itself. ``kinks`` are tapped names whose entries must stay away
-    from 0, with both signs in every case (ReLU inputs).
+    from 0, with both signs in every case (ReLU inputs). ``integers`` maps
+    each integer input to its range ``(low, high)``, ``low <= value < high``,
+    each bound an int or a dim's name.
     """
 
     inputs: tuple[str, ...]
@@ -65,6 +70,7 @@ class Model:
     shapes: Callable[[Mapping[str, int]], Mapping[str, ShapeTree]]
     draw: Callable[[Mapping[str, int], np.random.Generator, int], Mapping[str, Any]] | None = None
     kinks: tuple[str, ...] = ()
+    integers: Mapping[str, tuple[int | str, int | str]] = dataclasses.field(default_factory=dict)
 
     def call(self, tensors: Mapping[str, Any], tap: Tap) -> Any:
         """The loss of one case, from its flat ``{name: tensor}`` dict."""
@@ -77,8 +83,15 @@ class Model:
         return {name: jax.tree.map(tuple, shapes[name], is_leaf=is_shape) for name in (*self.inputs, *self.params)}
 
     def abstract(self, dims: Mapping[str, int]) -> dict[str, Any]:
-        """Every argument as float64 ``jax.ShapeDtypeStruct`` leaves, for ``jax.eval_shape``."""
-        return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s, jnp.float64), self.shape_trees(dims), is_leaf=is_shape)
+        """Every argument as ``jax.ShapeDtypeStruct`` leaves (float64, int64 for
+        integer inputs), for ``jax.eval_shape``."""
+        return {name: jax.tree.map(lambda s: jax.ShapeDtypeStruct(s, jnp.int64 if name in self.integers
+                                                                  else jnp.float64), tree, is_leaf=is_shape)
+                for name, tree in self.shape_trees(dims).items()}
+
+    def bounds(self, name: str, dims: Mapping[str, int]) -> tuple[int, int]:
+        """The range ``[low, high)`` of an integer input for ``dims``."""
+        return tuple(dims[b] if isinstance(b, str) else b for b in self.integers[name])
 
 
 def symbolic_shapes(shapes: Mapping[str, tuple]) -> Callable[[Mapping[str, int]], dict[str, tuple]]:

@@ -230,8 +230,11 @@ class _Validator:
                             "and not neither")
         dims = self.dims(data["dims"])
         names_only = "model" in data
-        inputs = self.tensors(data["inputs"], "inputs", dims, names_only)
+        integers: dict[str, tuple[int | str, int | str]] = {}
+        inputs = self.tensors(data["inputs"], "inputs", dims, names_only, integers)
         params = self.tensors(data["params"], "params", dims, names_only)
+        if integers and "network" in data:
+            raise self.fail(f"inputs.{next(iter(integers))}", "float inputs: integer inputs need model: model.py")
         if not inputs and not params:
             raise self.fail("inputs", "at least one input or parameter")
         if clashes := sorted(set(inputs) & set(params)):
@@ -254,7 +257,9 @@ class _Validator:
             declared = self.mistakes(data.get("mistakes", {}), headings)
             model, variants = self.model(data["model"], root, inputs, params, tuple(kinks),
                                          tuple(spec["loss"] for spec in declared.values()))
-            mistakes = tuple(Mistake(name, spec["code"], spec["text"], variants[spec["loss"]], spec.get("readme"))
+            model = dataclasses.replace(model, integers=integers)
+            mistakes = tuple(Mistake(name, spec["code"], spec["text"],
+                                     dataclasses.replace(variants[spec["loss"]], integers=integers), spec.get("readme"))
                              for name, spec in declared.items())
         taps = self.probe(model, "network" if network else "model", dims, cases)
         for kink in model.kinks:
@@ -275,7 +280,8 @@ class _Validator:
             params=params,
             model=model,
             network=network,
-            targets=self.targets(data["targets"], [*inputs, *params, *taps], headings),
+            targets=self.targets(data["targets"], [n for n in [*inputs, *params, *taps] if n not in integers],
+                                 headings),
             cases=cases,
             tolerance=self.tolerance(data.get("tolerance", {})),
             timeout=self.number(data.get("timeout", 10), "timeout", positive=True),
@@ -319,15 +325,32 @@ class _Validator:
             dims[name] = (low, high)
         return dims
 
-    def tensors(self, value: Any, section: str, dims: Mapping[str, Any], names_only: bool = False
-                ) -> dict[str, Shape | None]:
+    def tensors(self, value: Any, section: str, dims: Mapping[str, Any], names_only: bool = False,
+                integers: dict | None = None) -> dict[str, Shape | None]:
+        """The tensors of a section, by name; an input written ``{shape: [N], integers: [0, C]}``
+        (or ``{y: {integers: [0, C]}}`` in a list of names) joins ``integers``."""
         if names_only and isinstance(value, list) and value:
             # model.py computes the shapes (shapes(dims)): names in call order only.
-            return {self.name(name, f"{section}[{i}]"): None for i, name in enumerate(value)}
+            names = {}
+            for i, entry in enumerate(value):
+                key = f"{section}[{i}]"
+                if isinstance(entry, dict) and len(entry) == 1 and integers is not None:
+                    (name, spec), = entry.items()
+                    if not isinstance(spec, dict) or set(spec) != {"integers"}:
+                        raise self.fail(key, "a name, or {name: {integers: [low, high]}}", entry)
+                    integers[self.name(name, key)] = self.integer_range(spec["integers"], f"{key}.{name}", dims)
+                    entry = name
+                names[self.name(entry, key)] = None
+            return names
         tensors = {}
         for name, shape in self.mapping(value, section, empty=True).items():
             key = f"{section}.{name}"
             self.name(name, key)
+            if isinstance(shape, dict) and integers is not None:
+                if set(shape) != {"shape", "integers"}:
+                    raise self.fail(key, "a shape, or {shape: [...], integers: [low, high]}", shape)
+                integers[name] = self.integer_range(shape["integers"], f"{key}.integers", dims)
+                shape = shape["shape"]
             if not isinstance(shape, list):
                 raise self.fail(key, "a shape: a list of dim names and positive integers", shape)
             for axis in shape:
@@ -338,6 +361,23 @@ class _Validator:
                     self.number(axis, key, positive=True, integer=True)
             tensors[name] = tuple(shape)
         return tensors
+
+    def integer_range(self, value: Any, key: str, dims: Mapping[str, Any]) -> tuple[int | str, int | str]:
+        """``[low, high]`` of an integer input (``low <= value < high``), each an int or a dim's name."""
+        if not isinstance(value, list) or len(value) != 2:
+            raise self.fail(key, "[low, high]: integers or dim names, low <= value < high", value)
+        for bound in value:
+            if isinstance(bound, str):
+                if bound not in dims:
+                    raise self.fail(key, f"dims declared under 'dims' ({', '.join(dims)})", bound)
+            else:
+                self.number(bound, key, integer=True)
+        low, high = (int(b) if not isinstance(b, str) else b for b in value)
+        least = lambda b: dims[b][0] if isinstance(b, str) else b  # noqa: E731
+        most = lambda b: dims[b][1] if isinstance(b, str) else b  # noqa: E731
+        if least(high) <= most(low):
+            raise self.fail(key, "low < high for every size of the dims", value)
+        return low, high
 
     def network(self, value: Any, inputs: Mapping[str, Shape], params: Mapping[str, Shape]) -> Network:
         value = self.mapping(value, "network")

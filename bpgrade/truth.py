@@ -125,11 +125,14 @@ def _one(model: Model, wanted: tuple[tuple[str, str], ...], tensors):
     """The gradients of one case (``{target: gradient}``) and its tapped values."""
     _, shapes = loss_and_taps(model, tensors)
     zeros = jax.tree.map(jnp.zeros_like, shapes)
+    # Integer inputs (labels) are held fixed: only the float ones are differentiated.
+    fixed = {name: tensors[name] for name in model.integers}
+    floats = {name: value for name, value in tensors.items() if name not in fixed}
 
     def loss(t, eps):
-        return _tapped(model, t, eps)
+        return _tapped(model, {**t, **fixed}, eps)
 
-    (g_tensors, g_taps), taps = jax.grad(loss, argnums=(0, 1), has_aux=True)(tensors, zeros)
+    (g_tensors, g_taps), taps = jax.grad(loss, argnums=(0, 1), has_aux=True)(floats, zeros)
     return {target: g_tensors[of] if of in g_tensors else g_taps[of] for target, of in wanted}, taps
 
 
@@ -205,8 +208,8 @@ def evaluate(model: Model, wanted: Mapping[str, str], stacked: Mapping[str, Any]
       model: the pack's model.
       wanted: target name to what it differentiates with respect to: an
         input, a parameter or a tapped name (``{"delta2": "z2", "w1": "w1"}``).
-      stacked: every argument of the loss, float64, each leaf with a leading
-        batch axis ``B``: ``{"x": (B, N, d), "w1": (B, d, h), ...}``.
+      stacked: every argument of the loss, float64 (int64 for integer
+        inputs), each leaf with a leading batch axis ``B``: ``{"x": (B, N, d), "w1": (B, d, h), ...}``.
       device: where to compute; JAX's default device when None.
 
     Raises:
@@ -220,7 +223,8 @@ def evaluate(model: Model, wanted: Mapping[str, str], stacked: Mapping[str, Any]
     padded = -size % BATCH
 
     def put(v):
-        return jax.device_put(np.concatenate([v, np.repeat(v[:1], padded, 0)]).astype(np.float64), device)
+        dtype = np.int64 if v.dtype.kind in "iu" else np.float64
+        return jax.device_put(np.concatenate([v, np.repeat(v[:1], padded, 0)]).astype(dtype), device)
 
     def get(v):
         return np.asarray(v, np.float64)[:size]

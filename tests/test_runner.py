@@ -218,10 +218,10 @@ def test_a_frame_is_read_in_time_linear_in_its_length():
     reader, calls = _wire.FrameReader(), 0
     parse = _wire._parse_header
 
-    def counted(raw):
+    def counted(raw, dtypes):
         nonlocal calls
         calls += 1
-        return parse(raw)
+        return parse(raw, dtypes)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(_wire, "_parse_header", counted)
