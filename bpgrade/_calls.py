@@ -82,12 +82,13 @@ def _described(value: Any) -> str:
     return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
-def describe_exception(exc: BaseException, filenames: Collection[str | None]) -> str:
+def describe_exception(exc: BaseException, filenames: Collection[str | None], outside: str = "") -> str:
     """``"ZeroDivisionError: division by zero (line 12: `return 1 / 0`)"``, or
     ``(cell 7, line 3: ...)`` in a notebook.
 
     The line quoted is the last one of the traceback that lies in one of
-    ``filenames`` (the submission's), so that the student sees their own code.
+    ``filenames`` (the submission's), so that the student sees their own code;
+    ``outside`` is added where no line of the traceback is theirs.
     """
     text = traceback.format_exception_only(type(exc), exc)[-1].strip()
     if isinstance(exc, SyntaxError) and exc.filename in filenames and exc.lineno:
@@ -96,6 +97,8 @@ def describe_exception(exc: BaseException, filenames: Collection[str | None]) ->
     frames = [f for f in stack if f.filename in filenames]
     if frames:
         text += _where(frames[-1].filename, frames[-1].lineno, frames[-1].line)
+    else:
+        text += outside
     if stack and stack[-1].filename.startswith(_NUMPY_DIR):
         # Raised inside NumPy: which one, since the student's may differ.
         text += f" [NumPy {np.__version__}]"
@@ -158,13 +161,27 @@ def _copy(tree: Any) -> Any:
     return [_copy(v) for v in tree]
 
 
+class Missing(Exception):
+    """Raised where a pack's harness reads a name that the submission does not define."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
+#: Said of an error raised outside the student's lines, in a harness's call of their code.
+OUTSIDE = " (in bpgrade's call of your code, not in a line of yours: does it return what the course's interface says?)"
+
+
 def call_targets(functions: Mapping[str, Callable | None], cases: Sequence[tuple[Sequence[Any], Mapping]],
                  nested: Collection[str] = (), share: float | None = None,
-                 filenames: Collection[str] | None = None) -> tuple[dict, list[np.ndarray]]:
+                 filenames: Collection[str] | None = None,
+                 groups: Mapping[str, Sequence[tuple[str, Any]]] | None = None) -> tuple[dict, list[np.ndarray]]:
     """Call every graded function on every case.
 
     Args:
-      functions: target name to the submission's function (None when missing).
+      functions: target name to the submission's function (None when missing);
+        with ``groups``, group name to the function that computes the group.
       cases: per case, the positional inputs and the params dict (arrays, or
         nests of lists and dicts of arrays); params None: no params argument.
       nested: the targets whose gradient is a nest of arrays (a list of
@@ -174,6 +191,10 @@ def call_targets(functions: Mapping[str, Callable | None], cases: Sequence[tuple
         alone, with the error kind :data:`TIMEOUT_KIND`.
       filenames: the files of the submission (a notebook's cells), whose
         deepest line an error quotes; the function's own file when None.
+      groups: for a pack's harness, each group's targets as ``(target, key)``:
+        the group's function is called once per case and each target is the
+        entry ``key`` of what it returns. A :class:`Missing` raised by it
+        makes its targets missing, naming what is missing.
 
     Returns:
       A header ``{"targets": {name: {"missing", "error", "error_kind",
@@ -182,13 +203,17 @@ def call_targets(functions: Mapping[str, Callable | None], cases: Sequence[tuple
       exception's class name, or :data:`RETURN_KIND`. A nested target's
       function returns a nest of arrays (:func:`leaves`), any other an array.
       A function that raises, or returns what is not made of arrays of
-      numbers, is not called again on later cases.
+      numbers, is not called again on later cases (for that target).
     """
     targets, arrays = {}, []
-    for name, fn in functions.items():
-        record = {"missing": fn is None, "error": None, "error_kind": None, "error_case": None, "memory": False,
-                  "outputs": []}
-        targets[name] = record
+    harness = groups is not None
+    for group, members in (groups or {name: [(name, None)] for name in functions}).items():
+        fn = functions.get(group)
+        records = []
+        for name, key in members:
+            targets[name] = {"missing": fn is None, "error": None, "error_kind": None, "error_case": None,
+                             "memory": False, "outputs": []}
+            records.append((targets[name], key, name in nested))
         if fn is None:
             continue
         files = filenames or {getattr(getattr(fn, "__code__", None), "co_filename", None)}
@@ -197,44 +222,72 @@ def call_targets(functions: Mapping[str, Callable | None], cases: Sequence[tuple
             signal.signal(signal.SIGALRM, _out_of_time)
             signal.setitimer(signal.ITIMER_REAL, share, 0.1)
         try:
-            _call_cases(fn, files, cases, name in nested, record, arrays, share)
+            _call_cases(fn, files, cases, records, arrays, share, harness)
         finally:
             if share is not None:
                 signal.setitimer(signal.ITIMER_REAL, 0)
     return {"targets": targets}, arrays
 
 
-def _call_cases(fn: Callable, files: Collection[str | None], cases, nested: bool, record: dict,
-                arrays: list[np.ndarray], share: float | None) -> None:
-    """One function on every case, into ``record`` and ``arrays``, until it fails."""
+def _call_cases(fn: Callable, files: Collection[str | None], cases, records: list[tuple[dict, Any, bool]],
+                arrays: list[np.ndarray], share: float | None, harness: bool) -> None:
+    """One function on every case, into its targets' records and ``arrays``, until each has failed."""
     for index, (inputs, params) in enumerate(cases):
         # Fresh copies: a function that changes its arguments in place
         # must not change what the next function sees.
         args = [_copy(a) for a in inputs] + ([] if params is None else [_copy(params)])
+        failed: dict | None = None
         try:
             returned = fn(*args)
-            if not nested:
-                out, dtype = to_array(returned)
-                case_leaves = [["", len(arrays), dtype]]
-                arrays.append(out)
-            else:
-                case_leaves = []
-                for path, leaf in leaves(returned):
-                    out, dtype = to_array(leaf)
-                    case_leaves.append([path, len(arrays), dtype])
-                    arrays.append(out)
+            kept = []
+            for record, key, nested in records:
+                try:
+                    value = returned if key is None else _entry(returned, key)
+                    record["outputs"].append(_read(value, nested, arrays))
+                    kept.append((record, key, nested))
+                except ReturnError as e:
+                    record.update(error=str(e), error_kind=RETURN_KIND, error_case=index)
+            records = kept
+        except Missing as e:
+            failed = ({"missing": True, "error": e.name} if index == 0 else
+                      {"error": f"NameError: {e.name} is not defined", "error_kind": "NameError"})
         except ReturnError as e:
-            record.update(error=str(e), error_kind=RETURN_KIND, error_case=index)
+            failed = {"error": str(e), "error_kind": RETURN_KIND}
         except OutOfTime:
-            record.update(error=f"ran past its share of the time limit ({share:.3g} s)", error_kind=TIMEOUT_KIND,
-                          error_case=index)
+            failed = {"error": f"ran past its share of the time limit ({share:.3g} s)", "error_kind": TIMEOUT_KIND}
         except BaseException as e:  # noqa: BLE001 - student code may raise anything, SystemExit included
-            record.update(error=describe_exception(e, files), error_kind=type(e).__name__, error_case=index,
-                          memory=isinstance(e, MemoryError))
-        else:
-            record["outputs"].append(case_leaves)
-            continue
-        break
+            failed = {"error": describe_exception(e, files, OUTSIDE if harness else ""),
+                      "error_kind": type(e).__name__, "memory": isinstance(e, MemoryError)}
+        if failed is not None:
+            for record, _, _ in records:
+                record.update(failed, error_case=None if failed.get("missing") else index)
+                if failed.get("missing"):
+                    record["outputs"].clear()
+            return
+        if not records:
+            return
+
+
+def _entry(returned: Any, key: Any) -> Any:
+    """Entry ``key`` of what a harness function returned."""
+    try:
+        return returned[key]
+    except (KeyError, IndexError, TypeError):
+        raise ReturnError(f"gave no {key!r} (the pack's harness returns a dict or a tuple holding it)") from None
+
+
+def _read(value: Any, nested: bool, arrays: list[np.ndarray]) -> list:
+    """One case's result of a target into ``arrays``: its ``[path, index, dtype]`` leaves."""
+    if not nested:
+        out, dtype = to_array(value)
+        arrays.append(out)
+        return [["", len(arrays) - 1, dtype]]
+    found = []
+    for path, leaf in leaves(value):
+        out, dtype = to_array(leaf)
+        arrays.append(out)
+        found.append([path, len(arrays) - 1, dtype])
+    return found
 
 
 def build(structure: Any, arrays: Sequence[np.ndarray]) -> Any:

@@ -107,8 +107,10 @@ def landlock_restrict(ruleset_fd: int) -> None:
         raise OSError(ctypes.get_errno(), "landlock_restrict_self")
 
 
-def readable_paths() -> list[str]:
-    """What a worker may read: the standard library (without its site-packages) and NumPy."""
+def readable_paths(allowed: Sequence[str] = ()) -> list[str]:
+    """What a worker may read: the standard library (without its site-packages), NumPy, and
+    the folders of the installed modules a pack allows (``scipy.special``: scipy's)."""
+    import importlib.util
     import sysconfig
 
     paths = []
@@ -117,8 +119,14 @@ def readable_paths() -> list[str]:
         for entry in sorted(os.listdir(stdlib)):
             if entry not in ("site-packages", "dist-packages") and os.path.join(stdlib, entry) not in paths:
                 paths.append(os.path.join(stdlib, entry))
-    numpy_dir = os.path.dirname(np.__file__)
-    paths.append(numpy_dir)
-    if os.path.isdir(numpy_dir + ".libs"):
-        paths.append(numpy_dir + ".libs")
+    folders = [os.path.dirname(np.__file__)]
+    for name in allowed:
+        spec = importlib.util.find_spec(name.partition(".")[0])
+        if spec is not None and spec.origin:
+            top = os.path.dirname(spec.origin) if spec.submodule_search_locations else spec.origin
+            folders.append(top)
+    for folder in folders:
+        paths.append(folder)
+        if os.path.isdir(folder + ".libs"):  # the shared libraries a wheel bundles (numpy.libs, scipy.libs)
+            paths.append(folder + ".libs")
     return paths

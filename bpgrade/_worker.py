@@ -31,9 +31,9 @@ This module imports nothing but NumPy and the standard library.
 from __future__ import annotations
 
 import fcntl
+import functools
 import gc
 import importlib
-import importlib.abc
 import json
 import linecache
 import os
@@ -43,50 +43,22 @@ import socket
 import sys
 import time
 import types
-from typing import Any, Callable, Collection, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-from . import _confine, _oldnumpy, _seccomp
-from ._calls import build, call_targets, describe_exception
+from . import _confine, _imports, _oldnumpy, _seccomp
+from ._calls import Missing, build, call_targets, describe_exception
 from ._standins import NOTEBOOK_NAMES, DisplayOnly
 from ._wire import INT_DTYPE, WIRE_DTYPE, decode, encode, send_message
 
-#: What a submission may import besides NumPy: imported by the server before it forks, because
-#: a worker under its own uid may not be able to read the interpreter's files (under /root, say).
-PRELOAD = ("numpy.linalg", "numpy.random", "numpy.fft", "numpy.testing", "math", "cmath", "itertools",
-           "functools", "collections", "operator", "typing", "dataclasses", "copy", "numbers", "fractions",
-           "decimal", "statistics", "random", "re", "string", "time", "warnings", "contextlib", "enum", "abc")
 #: The descriptor a worker sends its result frames on (and receives the hidden cases on).
 RESULT_FD = 3
+#: The file name a pack's harness runs under: no submission's file can have it, so its lines are never quoted.
+HARNESS_FILE = "<bpgrade harness>"
 #: The largest setup or hidden-cases frame the grader sends.
 MAX_SETUP_HEADER = 64 << 20
 
 _PR_SET_DUMPABLE, _PR_SET_CHILD_SUBREAPER = 4, 36
 _HIGH_FD = 100
-
-
-class ImportBlocker(importlib.abc.MetaPathFinder):
-    """Refuses the import of the pack's forbidden modules and remembers who asked."""
-
-    def __init__(self, names: Sequence[str]):
-        self.names = frozenset(names)
-        self.attempts: list[str] = []
-
-    def find_spec(self, fullname, path=None, target=None):
-        top = fullname.partition(".")[0]
-        if top in self.names:
-            self.attempts.append(top)
-            raise ImportError(f"{top} is not allowed here: the gradients must be derived by hand, "
-                              "without automatic differentiation")
-        return None
-
-
-class Unavailable(importlib.abc.MetaPathFinder):
-    """The last finder: names what a submission may import when it asks for anything else."""
-
-    def find_spec(self, fullname, path=None, target=None):
-        raise ModuleNotFoundError(f"No module named {fullname!r} here: a submission may import numpy and "
-                                  f"these standard modules: {', '.join(m for m in PRELOAD if '.' not in m)}",
-                                  name=fullname)
 
 
 def main(control_fd: int) -> None:
@@ -95,9 +67,10 @@ def main(control_fd: int) -> None:
     Whichever way it ends, every worker it started is killed and reaped on the way out.
     """
     setup, arrays = decode(sys.stdin.buffer.read(), MAX_SETUP_HEADER, (WIRE_DTYPE, INT_DTYPE))
-    for name in PRELOAD:
+    for name in (*_imports.PRELOAD, *setup["allowed"]):
         importlib.import_module(name)
     _oldnumpy.install()
+    harness = _harness_functions(setup["harness"])
     cases = [(build(case["inputs"], arrays), build(case["params"], arrays)) for case in setup["cases"]]
     sock = socket.socket(fileno=control_fd)
     lib = _confine.libc()
@@ -105,7 +78,7 @@ def main(control_fd: int) -> None:
     ruleset = None
     if abi:
         # Far above the descriptors a worker is passed and moves about.
-        created = _confine.landlock_ruleset([*_confine.readable_paths(), setup["scratch"]], abi)
+        created = _confine.landlock_ruleset([*_confine.readable_paths(setup["allowed"]), setup["scratch"]], abi)
         ruleset = fcntl.fcntl(created, fcntl.F_DUPFD_CLOEXEC, _HIGH_FD)
         os.close(created)
     # No process may read this one's memory or its workers' (/proc/PID/mem, environ) under the same uid.
@@ -152,7 +125,7 @@ def main(control_fd: int) -> None:
                 pid = os.fork()
                 if pid == 0:
                     sock.close()
-                    _worker(setup, cases, msg["name"], fds, uid, ruleset, worker_filter)
+                    _worker(setup, cases, harness, msg["name"], fds, uid, ruleset, worker_filter)
                 for fd in fds:
                     os.close(fd)
                 workers.add(pid)
@@ -189,8 +162,31 @@ def _sweep(pid: int) -> None:
         pass
 
 
-def _worker(setup: dict, cases, name: str, fds: Sequence[int], uid: int | None, ruleset: int | None,
-            worker_filter: _seccomp.Filter | None) -> None:
+def _harness_functions(harness: Mapping | None) -> dict[str, Callable] | None:
+    """The functions of a pack's harness (trusted: run here, before any submission), by name."""
+    if harness is None:
+        return None
+    module = types.ModuleType("bpgrade_harness")
+    exec(compile(harness["source"], HARNESS_FILE, "exec", dont_inherit=True), module.__dict__)
+    return {name: getattr(module, name) for name in harness["groups"]}
+
+
+class Student:
+    """What a harness calls the student's code through: their module's names, where a name
+    they did not define raises :class:`~bpgrade._calls.Missing`."""
+
+    def __init__(self, namespace: Mapping[str, Any]):
+        self._namespace = namespace
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._namespace[name]
+        except KeyError:
+            raise Missing(name) from None
+
+
+def _worker(setup: dict, cases, harness: Mapping[str, Callable] | None, name: str, fds: Sequence[int],
+            uid: int | None, ruleset: int | None, worker_filter: _seccomp.Filter | None) -> None:
     """The forked worker: confine, run the submission, send its result frames, exit."""
     try:
         result, source_fd, output = fds
@@ -219,46 +215,51 @@ def _worker(setup: dict, cases, name: str, fds: Sequence[int], uid: int | None, 
         if worker_filter is not None:
             worker_filter.install()
         channel = socket.socket(fileno=RESULT_FD)
-        run_submission(source, name, setup["functions"], setup["forbidden"], cases, setup["nested"],
-                       channel, setup["hidden"], setup["limits"]["wall"])
+        run_submission(source, name, setup, cases, channel, harness)
     finally:
         os._exit(0)
 
 
-def run_submission(source: str, filename: str, functions: Mapping[str, str], forbidden: Sequence[str],
-                   cases, nested: Collection[str], channel: socket.socket, hidden: int = 0,
-                   wall: float = 10.0) -> None:
+def run_submission(source: str, filename: str, setup: Mapping[str, Any], cases, channel: socket.socket,
+                   harness: Mapping[str, Callable] | None = None) -> None:
     """Import ``source`` as a module, call its graded functions on ``cases`` and send
-    the result frame on ``channel``; then, when there are ``hidden`` cases and it
+    the result frame on ``channel``; then, when the setup has hidden cases and it
     imported, receive their inputs on ``channel`` and send a second frame.
 
-    Each function may take an equal share of the ``wall`` seconds in each
+    Each function may take an equal share of the wall-clock limit in each
     phase (one share is left for the import): an endless one fails alone.
+    With a pack's ``harness``, its functions are what is called, each with a
+    :class:`Student` first.
 
     For a notebook (``filename`` ends with ``.ipynb``), ``source`` is the JSON of
     :class:`bpgrade.notebooks.Program`: its cells run one after the other in one
-    module, each under the file name ``cell N``.
+    module, each under the file name ``cell N``. For a package (``filename``
+    ends with ``/``), ``source`` is the JSON of its files, and the setup's
+    ``module`` is imported from them.
     """
-    blocker = ImportBlocker(forbidden)
-    sys.meta_path.insert(0, blocker)
-    sys.meta_path.append(Unavailable())
-    # What a submission may import is imported already: nothing else is found on a path (an
-    # installed package such as scipy gets the message that lists what may be imported).
-    sys.path.clear()
+    functions, nested, hidden = setup["functions"], setup["nested"], setup["hidden"]
+    package = json.loads(source)["files"] if filename.endswith("/") else None
+    blocker = _imports.install(setup["forbidden"], setup["modules"], package, setup["display_only"],
+                               setup["allowed"])
     header: dict[str, Any] = {"import_error": None, "memory": False}
-    found: dict[str, Callable | None] = {name: None for name in functions}
     module = types.ModuleType("submission")
     module.__file__ = filename
-    sys.modules["submission"] = module
     if filename.endswith(".ipynb"):
         chunks = [(f"cell {number}", code) for number, code in json.loads(source)["cells"]]
         module.__dict__.update({name: DisplayOnly() for name in NOTEBOOK_NAMES})
+    elif package is not None:
+        chunks = list(package.items())
     else:
         chunks = [(filename, source)]
+    if package is None:
+        sys.modules["submission"] = module
     for name, code in chunks:
         linecache.cache[name] = (len(code), None, code.splitlines(True), name)
+    files = {name for name, _ in chunks}
     try:
-        for name, code in chunks:
+        if package is not None:
+            module = importlib.import_module(setup["module"])
+        for name, code in chunks if package is None else ():
             try:
                 # dont_inherit: compiled as Python compiles a file, without this module's __future__ imports.
                 compiled = compile(code, name, "exec", dont_inherit=True)
@@ -267,15 +268,17 @@ def run_submission(source: str, filename: str, functions: Mapping[str, str], for
                 raise SyntaxError(f"too deeply nested for Python to compile ({type(e).__name__})") from None
             exec(compiled, module.__dict__)
     except BaseException as e:  # noqa: BLE001 - a submission may raise anything while importing
-        header["import_error"] = describe_exception(e, {name for name, _ in chunks})
+        header["import_error"] = describe_exception(e, files)
         header["memory"] = isinstance(e, MemoryError)
+    groups = setup["harness"]["groups"] if harness is not None else None
+    if harness is not None:
+        student = Student(module.__dict__)
+        found = {group: functools.partial(fn, student) for group, fn in harness.items()}
     else:
-        for name, function_name in functions.items():
-            fn = module.__dict__.get(function_name)
-            found[name] = fn if callable(fn) else None
-    share = wall / (len(functions) * (2 if hidden else 1) + 1)
-    files = {name for name, _ in chunks}
-    calls, outputs = (call_targets(found, cases, nested, share, files) if header["import_error"] is None
+        found = {name: module.__dict__.get(function) for name, function in functions.items()}
+        found = {name: fn if callable(fn) else None for name, fn in found.items()}
+    share = setup["limits"]["wall"] / (len(found) * (2 if hidden else 1) + 1)
+    calls, outputs = (call_targets(found, cases, nested, share, files, groups) if header["import_error"] is None
                       else ({"targets": {}}, []))
     header.update(calls, forbidden=sorted(set(blocker.attempts)), old_numpy=_oldnumpy.USED)
     _send(channel, encode(header, outputs))
@@ -288,9 +291,20 @@ def run_submission(source: str, filename: str, functions: Mapping[str, str], for
     os.close(fds[0])
     hidden_cases = [(build(case["inputs"], arrays), build(case["params"], arrays)) for case in hidden_setup["cases"]]
     # A function that failed on a public case is not called again.
-    again = {name: None if record["missing"] or record["error"] else found[name]
-             for name, record in calls["targets"].items()}
-    calls, outputs = call_targets(again, hidden_cases, nested, share, files)
+    if groups is None:
+        again = {name: None if record["missing"] or record["error"] else found[name]
+                 for name, record in calls["targets"].items()}
+    else:
+        again, regrouped = {}, {}
+        for group, members in groups.items():
+            records = calls["targets"]
+            ok = [(t, key) for t, key in members if not (records[t]["missing"] or records[t]["error"])]
+            regrouped[group], again[group] = ok, found[group] if ok else None
+            if len(ok) < len(members):
+                # A group of its own, with no function: its targets are not called again.
+                regrouped[f"{group} (failed)"] = [(t, key) for t, key in members if (t, key) not in ok]
+        groups = regrouped
+    calls, outputs = call_targets(again, hidden_cases, nested, share, files, groups)
     _send(channel, encode({**calls, "forbidden": sorted(set(blocker.attempts)), "old_numpy": _oldnumpy.USED},
                           outputs))
 

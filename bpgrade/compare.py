@@ -122,7 +122,8 @@ def _compare_leaf(pack: Pack, target: Target, cases: Sequence[Case], expected: E
     if not run.checked:
         return fail(f"not checked: {target.function} was not given", None)
     if run.missing:
-        return fail(f"{target.function} is not defined", diagnoser.missing(target))
+        # With a harness, what is missing is what it read (run.error names it).
+        return fail(f"{run.error or target.function} is not defined", diagnoser.missing(target, run.error))
     symbolic = pack.shape_of(target.of) if not expected.path else None
     shown_shape = _symbolic(symbolic) if symbolic else None
     got_all = [run.outputs[i].get(expected.path) if i < len(run.outputs) else None for i in expected.cases]

@@ -61,7 +61,11 @@ class Diagnoser:
         # Case index -> the gradients of every mistake model in that case.
         self._variants: dict[int, list[dict[str, Any]]] = {}
 
-    def missing(self, target: Target) -> Diagnosis:
+    def missing(self, target: Target, name: str | None = None) -> Diagnosis:
+        """``name``: what the pack's harness looked for and did not find (None: the target's function)."""
+        if name is not None:
+            return self._make("missing", target, f"Define {name} in your file, as the course's template does; "
+                              f"{target.name} needs it, and its name must be exactly this one.")
         args = ", ".join([*self.pack.inputs, *(["params"] if self.pack.params else [])])
         return self._make("missing", target, f"Define {target.function}({args}) in your file, as template.py "
                           "shows; its name must be exactly this one.")

@@ -145,6 +145,9 @@ def check(exercise: str | Path | Pack, submission: SubmissionArg, *, seed: int |
     """
     pack = exercise if isinstance(exercise, Pack) else load_pack(exercise)
     if isinstance(submission, Mapping):
+        if pack.harness is not None:
+            raise SubmissionError(f"{pack.name} calls your code the way the course does: give bpgrade.check the "
+                                  "path of your file (or notebook) instead of a dict of functions")
         name = "functions"
         _check_keys(pack, submission)
     elif not isinstance(submission, (str, Path)):

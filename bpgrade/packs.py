@@ -9,13 +9,14 @@ expected. The format is documented in ``exercises/mlp2/exercise.yaml``.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import hashlib
 import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 
 import jax
 import yaml
@@ -48,7 +49,10 @@ class Target:
     zero (a bias before a batch norm), so cases are not screened for it.
     ``shape``: ``"exact"``, or ``"squeeze"`` to accept a result whose shape is
     the gradient's once axes of size 1 are dropped (``(1, D)`` for ``(D,)``),
-    as courses' own checks do."""
+    as courses' own checks do. In a pack with a harness, ``call`` is the
+    harness function that produces it and ``key`` its entry in what that
+    returns; ``function`` is then how feedback names the student's code.
+    """
 
     name: str
     points: float
@@ -57,6 +61,8 @@ class Target:
     readme: str | None = None
     zero: bool = False
     shape: str = "exact"
+    call: str | None = None
+    key: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "of", self.of or self.name)
@@ -97,6 +103,16 @@ class Pack:
     models that diagnosis compares failing submissions with.
     ``digest`` is the SHA-256 of ``exercise.yaml``: results graded under another
     digest are graded again.
+
+    How submissions are run (:mod:`bpgrade.harness` documents the files):
+    ``harness`` is the instructor's file that calls a student's code the way
+    the course does (None: each target's function is called directly), and
+    ``harness_names`` the names it reads from the submission; ``modules`` maps
+    module names to the pack's files that submissions may import;
+    ``display_only`` names modules that stand in as doing nothing;
+    ``allowed_modules`` installed modules a submission may import besides
+    NumPy; ``module`` the module of a package submission to load
+    (``cs231n.classifiers.fc_net``).
     """
 
     name: str
@@ -114,6 +130,12 @@ class Pack:
     forbidden_modules: tuple[str, ...]
     mistakes: tuple[Mistake, ...] = ()
     digest: str = ""
+    harness: Path | None = None
+    harness_names: tuple[str, ...] = ()
+    modules: Mapping[str, Path] = dataclasses.field(default_factory=dict)
+    display_only: tuple[str, ...] = ()
+    allowed_modules: tuple[str, ...] = ()
+    module: str | None = None
 
     @property
     def template(self) -> Path:
@@ -171,7 +193,12 @@ def load_pack(name_or_path: str | Path) -> Pack:
                         str(e).replace("<unicode string>", str(file)).replace("\n", " ")) from None
     except (OSError, UnicodeDecodeError) as e:
         raise PackError(str(file), "", "a readable UTF-8 file", str(e)) from None
-    return dataclasses.replace(_Validator(str(file)).pack(data, path.resolve()), digest=hashlib.sha256(raw).hexdigest())
+    pack = _Validator(str(file)).pack(data, path.resolve())
+    # What runs beside a submission is part of what it was graded with.
+    digest = hashlib.sha256(raw)
+    for extra in [*([pack.harness] if pack.harness else []), *pack.modules.values()]:
+        digest.update(extra.read_bytes())
+    return dataclasses.replace(pack, digest=digest.hexdigest())
 
 
 class _Validator:
@@ -218,7 +245,8 @@ class _Validator:
     def pack(self, data: Any, root: Path) -> Pack:
         data = self.mapping(data, "")
         known = {"name", "title", "dims", "inputs", "params", "network", "model", "targets", "cases", "tolerance",
-                 "timeout", "forbidden_modules", "mistakes"}
+                 "timeout", "forbidden_modules", "mistakes", "harness", "modules", "display_only", "allowed_modules",
+                 "module"}
         for key in data:
             if key not in known:
                 raise self.fail(str(key), f"one of the keys {', '.join(sorted(known))}", key)
@@ -271,6 +299,16 @@ class _Validator:
         forbidden = data.get("forbidden_modules", list(DEFAULT_FORBIDDEN))
         if not isinstance(forbidden, list) or not all(isinstance(m, str) and m for m in forbidden):
             raise self.fail("forbidden_modules", "a list of module names", forbidden)
+        harness, harness_names = self.harness(data.get("harness"), root)
+        modules = self.modules(data.get("modules", {}), root)
+        display_only = self.module_names(data.get("display_only", []), "display_only")
+        allowed = self.module_names(data.get("allowed_modules", []), "allowed_modules")
+        for key, names in (("display_only", display_only), ("allowed_modules", allowed)):
+            if clash := [m for m in names if m.partition(".")[0] in forbidden]:
+                raise self.fail(key, "modules that forbidden_modules does not name", clash[0])
+        module = data.get("module")
+        if module is not None and not (isinstance(module, str) and all(_NAME.match(p) for p in module.split("."))):
+            raise self.fail("module", "a dotted module name (cs231n.classifiers.fc_net)", module)
         return Pack(
             name=self.pack_name(data["name"]),
             title=title,
@@ -281,12 +319,18 @@ class _Validator:
             model=model,
             network=network,
             targets=self.targets(data["targets"], [n for n in [*inputs, *params, *taps] if n not in integers],
-                                 headings),
+                                 headings, harness_functions(harness) if harness else None),
             cases=cases,
             tolerance=self.tolerance(data.get("tolerance", {})),
             timeout=self.number(data.get("timeout", 10), "timeout", positive=True),
             forbidden_modules=tuple(forbidden),
             mistakes=mistakes,
+            harness=harness,
+            harness_names=harness_names,
+            modules=modules,
+            display_only=display_only,
+            allowed_modules=allowed,
+            module=module,
         )
 
     def model(self, value: Any, root: Path, inputs: Mapping[str, Shape | None], params: Mapping[str, Shape | None],
@@ -421,14 +465,19 @@ class _Validator:
             raise self.fail(f"params.{unused[0]}", "a parameter that some linear layer uses", unused[0])
         return Network(value["input"], value["label"], tuple(layers), value["loss"])
 
-    def targets(self, value: Any, differentiable: list[str], headings: list[str]) -> tuple[Target, ...]:
+    def targets(self, value: Any, differentiable: list[str], headings: list[str],
+                harness: Collection[str] | None) -> tuple[Target, ...]:
+        """The targets; ``harness``: the functions of the pack's harness (None: it has none)."""
         targets = []
+        keys = {"points", "of", "function", "readme", "zero", "shape"} | ({"call", "key"} if harness else set())
         for name, spec in self.mapping(value, "targets").items():
             key = f"targets.{name}"
-            self.name(name, key)
+            # With a harness, a target may be named as the course names it: affine_backward.dx.
+            if harness is None or not isinstance(name, str) or not all(_NAME.match(p) for p in name.split(".")):
+                self.name(name, key)
             spec = {} if spec is None else spec
-            if not isinstance(spec, dict) or set(spec) - {"points", "of", "function", "readme", "zero", "shape"}:
-                raise self.fail(key, "a mapping with the keys points, of, function, readme, zero, shape", spec)
+            if not isinstance(spec, dict) or set(spec) - keys:
+                raise self.fail(key, f"a mapping with the keys {', '.join(sorted(keys))}", spec)
             if not isinstance(spec.get("zero", False), bool):
                 raise self.fail(f"{key}.zero", "true or false", spec["zero"])
             if spec.get("shape", "exact") not in SHAPE_POLICIES:
@@ -437,11 +486,55 @@ class _Validator:
             if of not in differentiable:
                 raise self.fail(f"{key}.of" if "of" in spec else key,
                                 f"an input, a parameter or a tapped name ({', '.join(differentiable)})", of)
-            function = self.name(spec.get("function", f"grad_{name}"), f"{key}.function")
+            call = entry = None
+            if harness is None:
+                function = self.name(spec.get("function", f"grad_{name}"), f"{key}.function")
+            else:
+                group, _, rest = name.partition(".")
+                call = spec.get("call", group)
+                if call not in harness:
+                    raise self.fail(f"{key}.call" if "call" in spec else key,
+                                    f"a function of the harness ({', '.join(sorted(harness))})", call)
+                entry = spec.get("key", rest or name)
+                if not isinstance(entry, (str, int)) or isinstance(entry, bool):
+                    raise self.fail(f"{key}.key", "a key (text) or an index (integer)", entry)
+                function = spec.get("function", call)
+                if not isinstance(function, str) or not all(_NAME.match(p) for p in function.split(".")):
+                    raise self.fail(f"{key}.function", "the name of the student's code (TwoLayerNet.loss)", function)
             targets.append(Target(name, self.number(spec.get("points", 1), f"{key}.points", positive=True), of,
                                   function, self.heading(spec.get("readme"), f"{key}.readme", headings),
-                                  spec.get("zero", False), spec.get("shape", "exact")))
+                                  spec.get("zero", False), spec.get("shape", "exact"), call, entry))
         return tuple(targets)
+
+    def harness(self, value: Any, root: Path) -> tuple[Path | None, tuple[str, ...]]:
+        """The harness file and the names it reads from the submission (``student.NAME``)."""
+        if value is None:
+            return None, ()
+        path = root / value if isinstance(value, str) else None
+        if path is None or not value.endswith(".py") or not path.is_file():
+            raise self.fail("harness", "the name of a Python file in the pack's folder (harness.py)", value)
+        try:
+            return path, harness_names(path.read_text(encoding="utf-8"))
+        except (SyntaxError, ValueError, UnicodeDecodeError) as e:
+            raise PackError(str(path), "", "a Python file that compiles", str(e)) from None
+
+    def modules(self, value: Any, root: Path) -> dict[str, Path]:
+        found = {}
+        for name, file in self.mapping(value, "modules", empty=True).items():
+            key = f"modules.{name}"
+            if not isinstance(name, str) or not all(_NAME.match(p) for p in name.split(".")):
+                raise self.fail(key, "a dotted module name (planar_utils, cs231n.im2col)", name)
+            if not isinstance(file, str) or not file.endswith(".py") or not (root / file).is_file():
+                raise self.fail(key, "a Python file in the pack's folder", file)
+            found[name] = root / file
+        return found
+
+    def module_names(self, value: Any, key: str) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(m, str) and m and all(_NAME.match(p)
+                                                                                   for p in m.split("."))
+                                                  for m in value):
+            raise self.fail(key, "a list of module names", value)
+        return tuple(value)
 
     def heading(self, value: Any, key: str, headings: list[str]) -> str | None:
         if value is not None and value not in headings:
@@ -509,6 +602,22 @@ class _Validator:
             rtol=self.number(value.get("rtol", 1e-9), "tolerance.rtol", positive=True),
             atol=self.number(value.get("atol", 1e-12), "tolerance.atol", positive=True),
         )
+
+
+def harness_functions(path: Path) -> set[str]:
+    """The top-level functions a harness file defines (read, never run: it runs in workers)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+
+def harness_names(source: str) -> tuple[str, ...]:
+    """What a harness reads from the submission: ``student.NAME`` in any function whose
+    first parameter is ``student``."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "student":
+            names.add(node.attr)
+    return tuple(sorted(names))
 
 
 def _headings(readme: Path) -> list[str]:

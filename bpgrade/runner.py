@@ -71,6 +71,13 @@ class Job:
     (:mod:`bpgrade.notebooks`). The last ``hidden`` cases are hidden: a
     submission file sees them only after it has sent back its results on the
     others (:mod:`bpgrade.sandbox`).
+
+    A pack's harness (``harness``, its source) is called instead of the
+    submission's functions: ``groups`` maps each of its functions to the
+    ``(target, key)`` pairs it computes, and ``names`` are what it reads
+    from the submission. ``modules`` (name to source), ``display_only`` and
+    ``allowed`` say what the submission may import (:mod:`bpgrade._imports`);
+    ``module`` is what of a package submission is loaded.
     """
 
     functions: Mapping[str, str]
@@ -80,6 +87,18 @@ class Job:
     nested: frozenset[str] = frozenset()
     run_all_cells: bool = False
     hidden: int = 0
+    harness: str | None = None
+    groups: Mapping[str, tuple[tuple[str, Any], ...]] = field(default_factory=dict)
+    names: tuple[str, ...] = ()
+    modules: Mapping[str, str] = field(default_factory=dict)
+    display_only: tuple[str, ...] = ()
+    allowed: tuple[str, ...] = ()
+    module: str | None = None
+
+    @property
+    def needed(self) -> tuple[str, ...]:
+        """The names a submission must define: what the harness reads, else the graded functions."""
+        return self.names if self.harness is not None else tuple(self.functions.values())
 
     @classmethod
     def for_pack(cls, pack: Pack, cases: Sequence[Case], limits: Limits | None = None,
@@ -95,6 +114,14 @@ class Job:
             run_all_cells=run_all_cells,
             # Case sets put the hidden cases last.
             hidden=sum(c.hidden for c in cases),
+            harness=pack.harness.read_text(encoding="utf-8") if pack.harness else None,
+            groups={call: tuple((t.name, t.key) for t in pack.targets if t.call == call)
+                    for call in dict.fromkeys(t.call for t in pack.targets if t.call)},
+            names=pack.harness_names,
+            modules={name: path.read_text(encoding="utf-8") for name, path in pack.modules.items()},
+            display_only=pack.display_only,
+            allowed=pack.allowed_modules,
+            module=pack.module,
         )
 
 

@@ -175,7 +175,11 @@ class Sandbox:
         limits = self.job.limits
         setup = {"functions": dict(self.job.functions), "forbidden": list(self.job.forbidden), "cases": public,
                  "hidden": self.job.hidden, "nested": sorted(self.job.nested), "scratch": str(self._scratch),
-                 "uid_base": UID_BASE, "root": self._root,
+                 "uid_base": UID_BASE, "root": self._root, "modules": dict(self.job.modules),
+                 "display_only": list(self.job.display_only), "allowed": list(self.job.allowed),
+                 "module": self.job.module,
+                 "harness": None if self.job.harness is None else
+                 {"source": self.job.harness, "groups": {k: [list(m) for m in v] for k, v in self.job.groups.items()}},
                  "limits": {"wall": limits.wall, "cpu": max(1, math.ceil(limits.cpu)), "memory": limits.memory,
                             "file_size": limits.file_size}}
         env = {"PATH": os.defpath, "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
@@ -288,7 +292,7 @@ class Sandbox:
         try:
             if Path(path).suffix == ".ipynb":
                 program = read_notebook(path, run_all=self.job.run_all_cells, max_code=limit,
-                                        functions=list(self.job.functions.values()))
+                                        functions=list(self.job.needed))
                 source, static, notes, left_out = program.to_json(), program.source(), program.notes, program.left_out
             else:
                 source = static = read_source(path, limit)
