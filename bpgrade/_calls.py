@@ -109,8 +109,9 @@ _NUMPY_DIR = os.path.dirname(np.__file__) + os.sep
 
 
 def _where(filename: str, lineno: int, line: str | None) -> str:
-    # A notebook's cells run as "cell 7"; a .py file's name ends with .py.
-    at = f"{filename}, line {lineno}" if filename[5:].isdigit() and filename.startswith("cell ") else f"line {lineno}"
+    # A notebook's cells run as "cell 7", a package's files as "cs231n/layers.py", a .py file as itself.
+    cell = filename[5:].isdigit() and filename.startswith("cell ")
+    at = f"{filename}, line {lineno}" if cell or "/" in filename else f"line {lineno}"
     line = (line or "").strip()
     return f" ({at}: `{line}`)" if line else f" ({at})"
 

@@ -321,7 +321,7 @@ def _grade(args) -> int:
     from .submissions import collect, parse_shard, shard
 
     pack = load_pack(args.exercise)
-    submissions = collect(args.paths)
+    submissions = collect(args.paths, pack.module)
     if args.shard:
         submissions = shard(submissions, *parse_shard(args.shard))
     truth.enable_compilation_cache()

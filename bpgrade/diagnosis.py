@@ -79,7 +79,7 @@ class Diagnoser:
             return self._make(code, target, f"{target.function} ran out of memory in {where}: look for an array "
                               "that grows with a loop or an outer product much larger than the inputs.")
         kind = re.match(r"[\w.]*", error)[0] or "an exception"
-        line = re.search(r"\(((?:cell \d+, )?line \d+)(?:: `(.*)`)?\)$", error)
+        line = re.search(r"\(((?:cell \d+, |[\w./-]+\.py, )?line \d+)(?:: `(.*)`)?\)$", error)
         at = f" at {line[1]}" + (f": `{line[2]}`" if line[2] else "") if line else ""
         how = ""
         if case is not None:

@@ -25,6 +25,7 @@ from .diagnosis import Diagnoser
 from .errors import SubmissionError
 from .gradebook import Gradebook
 from .packs import Pack, load_pack
+from .packages import find_root, module_file
 from .reports import Report
 from .runner import Job, Limits, RunResult, run_functions
 from .sandbox import DEFAULT_JOBS, Sandbox, run_file
@@ -160,14 +161,18 @@ def check(exercise: str | Path | Pack, submission: SubmissionArg, *, seed: int |
             exists = path.is_file() or path.is_symlink()
         except OSError as e:
             raise SubmissionError(f"{path}: {e.strerror}") from None
-        if path.is_dir():
-            raise SubmissionError(f"{path} is a folder: check grades one .py or .ipynb file ('bpgrade grade' takes "
-                                  "folders)")
-        if not exists:
+        if path.is_dir() and not (pack.module and find_root(path, pack.module)):
+            holds = f", or a folder holding {module_file(pack.module)}" if pack.module else ""
+            raise SubmissionError(f"{path} is a folder: check grades one .py or .ipynb file{holds} ('bpgrade grade' "
+                                  "takes folders of submissions)")
+        if not exists and not path.is_dir():
             raise SubmissionError(f"{path}: no such file")
-        if path.suffix not in SUFFIXES:
-            raise SubmissionError(f"{path}: expected a Python file (.py) or a notebook (.ipynb)")
-        found = collect([path])[0]
+        if path.suffix not in SUFFIXES and not path.is_dir() and not (pack.module and path.suffix == ".zip"):
+            zip_too = " or a .zip of the assignment" if pack.module else ""
+            raise SubmissionError(f"{path}: expected a Python file (.py), a notebook (.ipynb){zip_too}")
+        # A folder given to check is the submission, wherever in it the package lies.
+        found = (Submission(path.resolve().name, path, module=pack.module) if path.is_dir()
+                 else collect([path], pack.module)[0])
         if found.problem:
             raise SubmissionError(found.problem)
         path, name = found.path, found.id

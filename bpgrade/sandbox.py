@@ -54,6 +54,7 @@ from . import _worker
 from ._wire import FrameReader, WireError, encode, send_message
 from .errors import SubmissionError
 from .notebooks import read_notebook
+from .packages import is_package, read_package
 from .runner import Job, RunResult, forbidden_imports, forbidden_message, result_from_frames
 from .safetext import clean
 from .submissions import read_source
@@ -240,7 +241,9 @@ class Sandbox:
                         yield key, dataclasses.replace(early, notes=notes, isolation=self.isolation)
                         continue
                     slot = free.pop()
-                    run = self._launch(key, Path(path).name, source, slot, next_job)
+                    # A package's name ends with "/": the worker imports the pack's module from its files.
+                    name = Path(path).name + ("/" if self.job.module and is_package(Path(path)) else "")
+                    run = self._launch(key, name, source, slot, next_job)
                     run.notes, run.left_out = notes, left_out
                     running[next_job] = run
                     sel.register(run.sock, selectors.EVENT_READ, run)
@@ -290,7 +293,10 @@ class Sandbox:
         left_out: Mapping[str, str] = {}
         limit = self.job.limits.source
         try:
-            if Path(path).suffix == ".ipynb":
+            if self.job.module and is_package(Path(path)):
+                files = read_package(Path(path), self.job.module, limit)
+                source, static = json.dumps({"files": files}), "\n".join(files.values())
+            elif Path(path).suffix == ".ipynb":
                 program = read_notebook(path, run_all=self.job.run_all_cells, max_code=limit,
                                         functions=list(self.job.needed))
                 source, static, notes, left_out = program.to_json(), program.source(), program.notes, program.left_out

@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import importlib.util
+import json
 import os
 import stat
 import zlib
@@ -39,15 +40,22 @@ LINK_OUT = "is a symbolic link that leads out of the submissions folder: bpgrade
 @dataclass(frozen=True)
 class Submission:
     """One submission: its id (``"alice"``) and the file to grade; ``problem`` says
-    why it cannot be run (a link out of its folder), when it cannot."""
+    why it cannot be run (a link out of its folder), when it cannot. ``module``:
+    the module a package submission (a folder or a .zip) is graded on."""
 
     id: str
     path: Path
     problem: str | None = None
+    module: str | None = None
 
     def content_hash(self) -> str:
-        """SHA-256 of the file's bytes, or of why they cannot be read."""
+        """SHA-256 of the file's bytes (a package's files), or of why they cannot be read."""
+        from .packages import is_package, read_package
+
         try:
+            if self.module and is_package(self.path):
+                files = read_package(self.path, self.module, MAX_NOTEBOOK_BYTES)
+                return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
             return hashlib.sha256(read_file(self.path, MAX_NOTEBOOK_BYTES)).hexdigest()
         except SubmissionError as e:
             return hashlib.sha256(f"{self.problem or e}".encode("utf-8", "replace")).hexdigest()
@@ -107,15 +115,27 @@ def read_source(path: str | Path, limit: int) -> str:
     Raises:
       SubmissionError: see :func:`read_file`; or bytes that its encoding cannot decode.
     """
-    data = read_file(path, limit)
+    return decode_python(read_file(path, limit), Path(path).name)
+
+
+def decode_python(data: bytes, name: str) -> str:
+    """Bytes of a Python file as Python decodes them (see :func:`read_source`).
+
+    Raises:
+      SubmissionError: bytes that its encoding cannot decode.
+    """
     try:
         return importlib.util.decode_source(data)
     except (SyntaxError, UnicodeDecodeError, LookupError) as e:
-        raise SubmissionError(f"cannot decode {Path(path).name} as Python source: {e}") from None
+        raise SubmissionError(f"cannot decode {name} as Python source: {e}") from None
 
 
-def collect(paths: Sequence[str | Path]) -> list[Submission]:
+def collect(paths: Sequence[str | Path], module: str | None = None) -> list[Submission]:
     """The submissions found in ``paths``, in the order given (folders sorted by name).
+
+    With ``module`` (a pack that grades packages, :mod:`bpgrade.packages`), a
+    folder that holds the module's file is one submission, as is a ``.zip``
+    file; in a given folder, so is each sub-folder that holds it.
 
     Raises:
       SubmissionError: a path that does not exist, a file of another kind, or
@@ -124,7 +144,7 @@ def collect(paths: Sequence[str | Path]) -> list[Submission]:
     found: list[Submission] = []
     for given in map(Path, paths):
         try:
-            found += _given(given)
+            found += _given(given, module)
         except OSError as e:
             raise SubmissionError(f"{given}: {e.strerror}") from None
     seen: dict[str, Path] = {}
@@ -135,20 +155,30 @@ def collect(paths: Sequence[str | Path]) -> list[Submission]:
     return found
 
 
-def _given(given: Path) -> list[Submission]:
+def _given(given: Path, module: str | None) -> list[Submission]:
     """The submissions that one path given on the command line holds."""
+    from .packages import find_root
+
     if given.is_symlink() and not within(given, given.parent.resolve()):
         return [Submission(clean_name(given.stem), given, f"{clean_name(given.name)} {LINK_OUT}")]
     if given.is_file():
-        if given.suffix not in SUFFIXES:
-            raise SubmissionError(f"{given}: expected a .py or .ipynb file or a folder")
-        return [Submission(clean_name(given.stem), given.resolve() if given.is_symlink() else given)]
+        if given.suffix not in SUFFIXES and not (module and given.suffix == ".zip"):
+            raise SubmissionError(f"{given}: expected a .py or .ipynb file{', a .zip' if module else ''} or a folder")
+        return [Submission(clean_name(given.stem), given.resolve() if given.is_symlink() else given, module=module)]
     if not given.is_dir():
         raise SubmissionError(f"{given}: no such file or folder")
+    if module and find_root(given, module) == given:
+        # The package's own folder (cs231n/ lies in it): one submission.
+        return [Submission(clean_name(given.resolve().name), given, module=module)]
     found = []
     root = given.resolve()
     for entry in sorted(given.iterdir()):
         try:
+            if module and not entry.is_symlink() and (entry.suffix == ".zip" and entry.is_file()
+                                                      or entry.is_dir() and find_root(entry, module)):
+                found.append(Submission(clean_name(entry.stem if entry.is_file() else entry.name), entry,
+                                        module=module))
+                continue
             sub = _entry(entry, root)
         except OSError as e:  # a folder or file of the batch that bpgrade may not read
             sub = Submission(clean_name(entry.stem if entry.suffix in SUFFIXES else entry.name), entry,
