@@ -31,7 +31,6 @@ This module imports nothing but NumPy and the standard library.
 from __future__ import annotations
 
 import fcntl
-import functools
 import gc
 import importlib
 import json
@@ -171,6 +170,13 @@ def _harness_functions(harness: Mapping | None) -> dict[str, Callable] | None:
     return {name: getattr(module, name) for name in harness["groups"]}
 
 
+def _by_name(fn: Callable, student: "Student", names: Sequence[str]) -> Callable:
+    """``fn`` called as ``fn(student, x=..., y=..., params=...)`` with a case's positional arguments."""
+    def call(*args):
+        return fn(student, **dict(zip(names, args)))
+    return call
+
+
 class Student:
     """What a harness calls the student's code through: their module's names, where a name
     they did not define raises :class:`~bpgrade._calls.Missing`."""
@@ -229,7 +235,7 @@ def run_submission(source: str, filename: str, setup: Mapping[str, Any], cases, 
     Each function may take an equal share of the wall-clock limit in each
     phase (one share is left for the import): an endless one fails alone.
     With a pack's ``harness``, its functions are what is called, each with a
-    :class:`Student` first.
+    :class:`Student` first and the case's arguments by name.
 
     For a notebook (``filename`` ends with ``.ipynb``), ``source`` is the JSON of
     :class:`bpgrade.notebooks.Program`: its cells run one after the other in one
@@ -273,7 +279,7 @@ def run_submission(source: str, filename: str, setup: Mapping[str, Any], cases, 
     groups = setup["harness"]["groups"] if harness is not None else None
     if harness is not None:
         student = Student(module.__dict__)
-        found = {group: functools.partial(fn, student) for group, fn in harness.items()}
+        found = {group: _by_name(fn, student, setup["harness"]["arguments"]) for group, fn in harness.items()}
     else:
         found = {name: module.__dict__.get(function) for name, function in functions.items()}
         found = {name: fn if callable(fn) else None for name, fn in found.items()}

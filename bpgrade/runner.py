@@ -90,6 +90,7 @@ class Job:
     harness: str | None = None
     groups: Mapping[str, tuple[tuple[str, Any], ...]] = field(default_factory=dict)
     names: tuple[str, ...] = ()
+    arguments: tuple[str, ...] = ()
     modules: Mapping[str, str] = field(default_factory=dict)
     display_only: tuple[str, ...] = ()
     allowed: tuple[str, ...] = ()
@@ -118,6 +119,7 @@ class Job:
             groups={call: tuple((t.name, t.key) for t in pack.targets if t.call == call)
                     for call in dict.fromkeys(t.call for t in pack.targets if t.call)},
             names=pack.harness_names,
+            arguments=(*pack.inputs, *(["params"] if pack.params else [])),
             modules={name: path.read_text(encoding="utf-8") for name, path in pack.modules.items()},
             display_only=pack.display_only,
             allowed=pack.allowed_modules,

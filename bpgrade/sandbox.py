@@ -180,7 +180,8 @@ class Sandbox:
                  "display_only": list(self.job.display_only), "allowed": list(self.job.allowed),
                  "module": self.job.module,
                  "harness": None if self.job.harness is None else
-                 {"source": self.job.harness, "groups": {k: [list(m) for m in v] for k, v in self.job.groups.items()}},
+                 {"source": self.job.harness, "groups": {k: [list(m) for m in v] for k, v in self.job.groups.items()},
+                  "arguments": list(self.job.arguments)},
                  "limits": {"wall": limits.wall, "cpu": max(1, math.ceil(limits.cpu)), "memory": limits.memory,
                             "file_size": limits.file_size}}
         env = {"PATH": os.defpath, "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
