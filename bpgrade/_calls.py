@@ -247,7 +247,7 @@ def _call_cases(fn: Callable, files: Collection[str | None], cases, records: lis
                     record["outputs"].append(_read(value, nested, arrays))
                     kept.append((record, key, nested))
                 except ReturnError as e:
-                    record.update(error=str(e), error_kind=RETURN_KIND, error_case=index)
+                    record.update(error=_keyed(str(e), key), error_kind=RETURN_KIND, error_case=index)
             records = kept
         except Missing as e:
             failed = ({"missing": True, "error": e.name} if index == 0 else
@@ -267,6 +267,14 @@ def _call_cases(fn: Callable, files: Collection[str | None], cases, records: lis
             return
         if not records:
             return
+
+
+def _keyed(error: str, key: Any) -> str:
+    """A bad return value's message, for entry ``key`` of what a harness's call returned:
+    ``"returned dW1 = None"``."""
+    if key is None or not error.startswith("returned "):
+        return error
+    return f"returned {key} = " + error[len("returned "):].replace(": is a `return` missing?", "")
 
 
 def _entry(returned: Any, key: Any) -> Any:

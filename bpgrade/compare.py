@@ -168,11 +168,13 @@ def _compare_leaf(pack: Pack, target: Target, cases: Sequence[Case], expected: E
             return fail(message, Diagnosis("timeout", f"{message}: look for a loop that does not end, or work "
                                                       "that grows much faster than the inputs."))
         if run.error_kind == RETURN_KIND:
-            wanted = f"an array of shape {shown_shape}" if shown_shape else "the gradient's nest of arrays"
+            wanted = (f"an array of shape {shown_shape}" if shown_shape else
+                      "an array" if not expected.path else "the gradient's nest of arrays")
             message = f"in {where}, {target.function} {run.error}"
             said = run.error if run.error.endswith("?") else run.error + "."
-            return fail(message, Diagnosis("error", f"{target.function} {said} It must return d loss / d "
-                                                    f"{target.of} as {wanted}."))
+            what = f"{target.key} (d loss / d {target.of})" if target.call else f"d loss / d {target.of}"
+            return fail(message, Diagnosis("error", f"{target.function} {said} It must return {what} as "
+                                                    f"{wanted}."))
         case = None if run.error_case is None else cases[run.error_case]
         return fail(f"{run.error} in {where}", diagnoser.error(target, code, run.error, case))
     if len(run.outputs) != len(cases):

@@ -1,0 +1,1 @@
+../../../solutions/dls-planar.py
