@@ -1,0 +1,1 @@
+../../../solutions/cs231n-neuralnet.py
