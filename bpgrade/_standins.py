@@ -12,7 +12,7 @@ from typing import Any
 
 #: The name a notebook's display-only imports are bound to (bpgrade.notebooks writes it).
 DISPLAY_STUB = "__bpgrade_display__"
-#: What a notebook's cells find defined without an import, as in Jupyter: each a DisplayOnly.
+#: What a notebook's cells (and the .py file Jupyter exports) find defined without an import: each a DisplayOnly.
 NOTEBOOK_NAMES = ("display", "get_ipython", DISPLAY_STUB)
 
 

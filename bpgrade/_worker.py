@@ -8,7 +8,7 @@ itself, and then serves requests on its control socket, a SOCK_SEQPACKET of
 JSON messages:
 
   server -> grader  {"ready": {"landlock": ABI, "seccomp": bool, "without_seccomp": why, "uid": bool}}
-  grader -> server  {"op": "run", "job": J, "slot": K, "name": "alice.py"}
+  grader -> server  {"op": "run", "job": J, "slot": K, "name": "alice.py", "kind": "file"}
                     + 3 descriptors: the result socket, the source, the output
   server -> grader  {"job": J, "pid": P}               a worker was forked
   server -> grader  {"exit": P, "status": S}           a worker ended (os.waitpid status)
@@ -124,7 +124,7 @@ def main(control_fd: int) -> None:
                 pid = os.fork()
                 if pid == 0:
                     sock.close()
-                    _worker(setup, cases, harness, msg["name"], fds, uid, ruleset, worker_filter)
+                    _worker(setup, cases, harness, msg["name"], msg["kind"], fds, uid, ruleset, worker_filter)
                 for fd in fds:
                     os.close(fd)
                 workers.add(pid)
@@ -191,7 +191,7 @@ class Student:
             raise Missing(name) from None
 
 
-def _worker(setup: dict, cases, harness: Mapping[str, Callable] | None, name: str, fds: Sequence[int],
+def _worker(setup: dict, cases, harness: Mapping[str, Callable] | None, name: str, kind: str, fds: Sequence[int],
             uid: int | None, ruleset: int | None, worker_filter: _seccomp.Filter | None) -> None:
     """The forked worker: confine, run the submission, send its result frames, exit."""
     try:
@@ -221,12 +221,12 @@ def _worker(setup: dict, cases, harness: Mapping[str, Callable] | None, name: st
         if worker_filter is not None:
             worker_filter.install()
         channel = socket.socket(fileno=RESULT_FD)
-        run_submission(source, name, setup, cases, channel, harness)
+        run_submission(source, name, kind, setup, cases, channel, harness)
     finally:
         os._exit(0)
 
 
-def run_submission(source: str, filename: str, setup: Mapping[str, Any], cases, channel: socket.socket,
+def run_submission(source: str, filename: str, kind: str, setup: Mapping[str, Any], cases, channel: socket.socket,
                    harness: Mapping[str, Callable] | None = None) -> None:
     """Import ``source`` as a module, call its graded functions on ``cases`` and send
     the result frame on ``channel``; then, when the setup has hidden cases and it
@@ -237,22 +237,23 @@ def run_submission(source: str, filename: str, setup: Mapping[str, Any], cases, 
     With a pack's ``harness``, its functions are what is called, each with a
     :class:`Student` first and the case's arguments by name.
 
-    For a notebook (``filename`` ends with ``.ipynb``), ``source`` is the JSON of
+    For a ``"notebook"`` (``kind``), ``source`` is the JSON of
     :class:`bpgrade.notebooks.Program`: its cells run one after the other in one
-    module, each under the file name ``cell N``. For a package (``filename``
-    ends with ``/``), ``source`` is the JSON of its files, and the setup's
-    ``module`` is imported from them.
+    module, each under the file name ``cell N``. For a ``"package"``,
+    ``source`` is the JSON of its files, and the setup's ``module`` is
+    imported from them. A ``"file"``'s source is Python.
     """
     functions, nested, hidden = setup["functions"], setup["nested"], setup["hidden"]
-    package = json.loads(source)["files"] if filename.endswith("/") else None
+    package = json.loads(source)["files"] if kind == "package" else None
     blocker = _imports.install(setup["forbidden"], setup["modules"], package, setup["display_only"],
                                setup["allowed"])
     header: dict[str, Any] = {"import_error": None, "memory": False}
     module = types.ModuleType("submission")
     module.__file__ = filename
-    if filename.endswith(".ipynb"):
+    # What Jupyter defines, for a notebook and for the .py it exports to (its magics call get_ipython()).
+    module.__dict__.update({name: DisplayOnly() for name in NOTEBOOK_NAMES})
+    if kind == "notebook":
         chunks = [(f"cell {number}", code) for number, code in json.loads(source)["cells"]]
-        module.__dict__.update({name: DisplayOnly() for name in NOTEBOOK_NAMES})
     elif package is not None:
         chunks = list(package.items())
     else:

@@ -185,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
                     f"({DOCS}/authoring.md).")
     new.add_argument("name", metavar="NAME", help="the pack's name: letters, digits, _ and -")
     new.add_argument("--dir", default=".", metavar="DIR", help="the folder to create it in (default: .)")
+    new.add_argument("--harness", action="store_true",
+                     help="a pack that grades a course's own interface (forward returns a cache, backward takes "
+                          "the upstream gradient), called by a harness.py")
 
     commands.add_parser("list", help="list the shipped exercises", description="List the shipped exercises.")
 
@@ -483,7 +486,7 @@ def _selftest(args) -> int:
 def _new(args) -> int:
     from .scaffold import new_pack
 
-    folder = new_pack(args.name, Path(args.dir))
+    folder = new_pack(args.name, Path(args.dir), args.harness)
     print(f"wrote {folder}: check it with 'bpgrade selftest -e {folder}', then edit it ({DOCS}/authoring.md)")
     return EXIT_PASSED
 

@@ -84,6 +84,21 @@ def read_notebook(path: str | Path, *, run_all: bool = False, max_code: int = DE
     return program
 
 
+_EXPORTED_CELL = re.compile(r"^# In\[[ \d]*\]:[ \t]*$", re.MULTILINE)
+
+
+def exported_notebook(source: str) -> str | None:
+    """The notebook (as JSON text) that a ``.py`` file exported by Jupyter came from, one code cell
+    per ``# In[ ]:`` marker; None for a file without them. Graded like the notebook, it runs its
+    definitions, not its training loops and plots."""
+    parts = _EXPORTED_CELL.split(source)
+    if len(parts) < 2:
+        return None
+    cells = [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": part.strip("\n")}
+             for part in parts[1:]]
+    return json.dumps({"nbformat": 4, "nbformat_minor": 4, "metadata": {}, "cells": cells})
+
+
 def parse_notebook(text: str, *, run_all: bool = False, functions: Collection[str] = ()) -> Program:
     """The :class:`Program` of a notebook's JSON text (see :func:`read_notebook`)."""
     try:

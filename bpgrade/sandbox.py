@@ -53,7 +53,7 @@ import numpy as np
 from . import _worker
 from ._wire import FrameReader, WireError, encode, send_message
 from .errors import SubmissionError
-from .notebooks import read_notebook
+from .notebooks import exported_notebook, parse_notebook, read_notebook
 from .packages import is_package, read_package
 from .runner import Job, RunResult, forbidden_imports, forbidden_message, result_from_frames
 from .safetext import clean
@@ -237,14 +237,12 @@ class Sandbox:
                     except StopIteration:
                         exhausted = True
                         break
-                    source, early, notes, left_out = self._read(path)
+                    kind, source, early, notes, left_out = self._read(path)
                     if early is not None:
                         yield key, dataclasses.replace(early, notes=notes, isolation=self.isolation)
                         continue
                     slot = free.pop()
-                    # A package's name ends with "/": the worker imports the pack's module from its files.
-                    name = Path(path).name + ("/" if self.job.module and is_package(Path(path)) else "")
-                    run = self._launch(key, name, source, slot, next_job)
+                    run = self._launch(key, Path(path).name, kind, source, slot, next_job)
                     run.notes, run.left_out = notes, left_out
                     running[next_job] = run
                     sel.register(run.sock, selectors.EVENT_READ, run)
@@ -286,33 +284,41 @@ class Sandbox:
             for run in running.values():
                 _close(run)
 
-    def _read(self, path: str | Path) -> tuple[str, RunResult | None, tuple[str, ...], Mapping[str, str]]:
-        """The source the worker runs (for a notebook, its :class:`~bpgrade.notebooks.Program`),
-        or the result that stops it before it runs; the notes on what of it runs; and where
-        each name of a notebook's left-out lines is bound."""
+    def _read(self, path: str | Path) -> tuple[str, str, RunResult | None, tuple[str, ...], Mapping[str, str]]:
+        """What the worker runs: its kind (``"file"``, ``"notebook"``, ``"package"``) and source
+        (for a notebook, or a .py that Jupyter exported, its :class:`~bpgrade.notebooks.Program`;
+        for a package, its files), or the result that stops it before it runs; the notes on what
+        of it runs; and where each name of a notebook's left-out lines is bound."""
         notes: tuple[str, ...] = ()
         left_out: Mapping[str, str] = {}
-        limit = self.job.limits.source
+        limit, kind = self.job.limits.source, "file"
         try:
+            program = None
             if self.job.module and is_package(Path(path)):
                 files = read_package(Path(path), self.job.module, limit)
-                source, static = json.dumps({"files": files}), "\n".join(files.values())
+                kind, source, static = "package", json.dumps({"files": files}), "\n".join(files.values())
             elif Path(path).suffix == ".ipynb":
                 program = read_notebook(path, run_all=self.job.run_all_cells, max_code=limit,
                                         functions=list(self.job.needed))
-                source, static, notes, left_out = program.to_json(), program.source(), program.notes, program.left_out
             else:
                 source = static = read_source(path, limit)
+                exported = exported_notebook(source)
+                if exported is not None:
+                    program = parse_notebook(exported, run_all=self.job.run_all_cells,
+                                             functions=list(self.job.needed))
+            if program is not None:
+                kind, source, static = "notebook", program.to_json(), program.source()
+                notes, left_out = program.notes, program.left_out
             used = forbidden_imports(static, self.job.forbidden)
         except SubmissionError as e:
-            return "", RunResult("error", clean(str(e))), notes, left_out
+            return kind, "", RunResult("error", clean(str(e))), notes, left_out
         except (SyntaxError, ValueError):
             used = []  # the worker's compile reports it, with the line
         if used:
-            return "", RunResult("forbidden", forbidden_message(used)), notes, left_out
-        return source, None, notes, left_out
+            return kind, "", RunResult("forbidden", forbidden_message(used)), notes, left_out
+        return kind, source, None, notes, left_out
 
-    def _launch(self, key: Hashable, name: str, source: str, slot: int, job: int) -> _Running:
+    def _launch(self, key: Hashable, name: str, kind: str, source: str, slot: int, job: int) -> _Running:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         theirs.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _RESULT_BUFFER)
         ours.setblocking(False)
@@ -320,7 +326,7 @@ class Sandbox:
         output = os.memfd_create("output", os.MFD_CLOEXEC)
         try:
             _write_all(code, source.encode())
-            send_message(self._sock, {"op": "run", "job": job, "slot": slot, "name": name},
+            send_message(self._sock, {"op": "run", "job": job, "slot": slot, "name": name, "kind": kind},
                          [theirs.fileno(), code, output])
         except OSError as e:
             ours.close()

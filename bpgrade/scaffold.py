@@ -157,8 +157,147 @@ def grad_b(x, y, params):
 }
 
 
-def new_pack(name: str, parent: Path) -> Path:
-    """Write the scaffold of pack ``name`` into ``parent/name``; returns that folder.
+#: ``bpgrade new --harness``: the same layer graded in a course's interface, a forward pass that
+#: returns a cache and a backward pass that takes the upstream gradient, called by a harness.
+_HARNESS_FILES = {
+    "exercise.yaml": '''\
+# {name}: a course's sigmoid layer, graded in the course's interface: sigmoid_forward(x, w, b)
+# returns (out, cache), sigmoid_backward(dout, cache) returns (dx, dw, db). harness.py calls them;
+# docs/authoring.md documents every key. Check it with: bpgrade selftest -e {path}
+name: {name}
+title: A sigmoid layer's backward pass
+
+dims:
+  N: [1, 5]
+  d: [1, 4]
+  k: [1, 3]
+inputs:               # passed to harness.py's functions by name
+  x: [N, d]
+  w: [d, k]
+  b: [k]
+  dout: [N, k]        # the upstream gradient: each target is d sum(dout * out) / d input
+params: {{}}
+model: model.py
+harness: harness.py   # how the course calls the student's code
+# modules: {{course_utils: support/course_utils.py}}   # helpers the students' files import
+# display_only: [matplotlib]                          # modules that stand in as doing nothing
+
+targets:              # sigmoid_backward.dx: key dx of what harness.py's sigmoid_backward returns
+  sigmoid_backward.dx: {{of: x, readme: The backward pass}}
+  sigmoid_backward.dw: {{of: w, readme: The backward pass}}
+  sigmoid_backward.db: {{of: b, readme: The backward pass}}
+
+cases:
+  public_seed: 0
+  shapes: 6
+  per_shape: 3
+
+tolerance: {{rtol: 1.0e-9, atol: 1.0e-12}}
+timeout: 10
+
+mistakes:
+  derivative_left_out:
+    loss: loss_derivative_left_out
+    code: activation_derivative
+    text: "σ'(z) is left out: the error at z is dout ⊙ σ(z)(1 − σ(z))."
+    readme: The backward pass
+''',
+    "model.py": '''\
+"""The layer of {name} as a vector-Jacobian product: the gradient of sum(dout * out) with respect
+to each input is what sigmoid_backward(dout, cache) returns. Pure JAX; it runs in the grader only."""
+
+import jax
+import jax.numpy as jnp
+
+from bpgrade.mistakes import with_derivative
+
+
+def loss(x, w, b, dout, params, tap, activation=jax.nn.sigmoid):
+    out = activation(jnp.matmul(x, w, precision=jax.lax.Precision.HIGHEST) + b)
+    return jnp.sum(dout * out)
+
+
+def loss_derivative_left_out(x, w, b, dout, params, tap):
+    return loss(x, w, b, dout, params, tap, activation=with_derivative(jax.nn.sigmoid, lambda z, g: g))
+''',
+    "harness.py": '''\
+"""How the course calls a student's code. Each function gets the student's module (a name they did
+not define makes its targets "missing") and one case's arguments by name, and returns what it
+grades by key. It runs in the sandbox, beside the submission; the student's own lines are quoted
+in feedback, never these."""
+
+
+def sigmoid_backward(student, x, w, b, dout, **case):
+    _, cache = student.sigmoid_forward(x, w, b)
+    dx, dw, db = student.sigmoid_backward(dout, cache)
+    return {{"dx": dx, "dw": dw, "db": db}}
+''',
+    "template.py": '''\
+"""{name}: a sigmoid layer, out = sigmoid(x @ w + b), forward and backward."""
+
+import numpy as np
+
+
+def sigmoid_forward(x, w, b):
+    """x: (N, d), w: (d, k), b: (k,) -> out (N, k), cache."""
+    raise NotImplementedError
+
+
+def sigmoid_backward(dout, cache):
+    """dout: (N, k), the upstream gradient -> dx (N, d), dw (d, k), db (k,)."""
+    raise NotImplementedError
+''',
+    "README.md": '''\
+# {name}
+
+## The backward pass
+
+    z = x w + b        out = σ(z)
+
+Given the upstream gradient `dout = ∂L/∂out`: `dz = dout ⊙ σ(z)(1 − σ(z))`, `dx = dz wᵀ`,
+`dw = xᵀ dz`, `db = Σ over samples of dz`.
+''',
+    "selftest/reference.py": '''\
+"""Reference solution of {name}: it must pass every target."""
+
+import numpy as np
+
+
+def sigmoid_forward(x, w, b):
+    out = 1.0 / (1.0 + np.exp(-(x @ w + b)))
+    return out, (x, w, out)
+
+
+def sigmoid_backward(dout, cache):
+    x, w, out = cache
+    dz = dout * out * (1 - out)
+    return dz @ w.T, x.T @ dz, dz.sum(axis=0)
+''',
+    "selftest/derivative_left_out.py": '''\
+"""{name}, wrong on purpose: sigma'(z) left out."""
+
+import numpy as np
+
+FAILS = ["sigmoid_backward.dx", "sigmoid_backward.dw", "sigmoid_backward.db"]
+DIAGNOSES = {{"sigmoid_backward.dx": "activation_derivative", "sigmoid_backward.dw": "activation_derivative",
+             "sigmoid_backward.db": "activation_derivative"}}
+
+
+def sigmoid_forward(x, w, b):
+    out = 1.0 / (1.0 + np.exp(-(x @ w + b)))
+    return out, (x, w, out)
+
+
+def sigmoid_backward(dout, cache):
+    x, w, out = cache
+    return dout @ w.T, x.T @ dout, dout.sum(axis=0)
+''',
+}
+
+
+def new_pack(name: str, parent: Path, harness: bool = False) -> Path:
+    """Write the scaffold of pack ``name`` into ``parent/name``; returns that folder. ``harness``:
+    the scaffold of a pack that grades a course's interface through a harness.
 
     Raises:
       BpgradeError: a name that is not a pack name, or a folder that exists.
@@ -170,7 +309,7 @@ def new_pack(name: str, parent: Path) -> Path:
         raise BpgradeError(f"{folder} already exists")
     try:
         (folder / "selftest").mkdir(parents=True)
-        for relative, text in _FILES.items():
+        for relative, text in (_HARNESS_FILES if harness else _FILES).items():
             (folder / relative).write_text(text.format(name=name, path=folder), encoding="utf-8")
     except OSError as e:
         raise BpgradeError(f"cannot write {folder}: {e.strerror}") from None

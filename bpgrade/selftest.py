@@ -1,6 +1,7 @@
 """A pack's self-test: its reference solution passes, its wrong solutions fail as declared.
 
-A pack folder holds ``selftest/reference.py``, which must pass every target,
+A pack folder holds ``selftest/reference.py`` (for a pack that grades
+packages, ``selftest/reference/``, a folder holding the package), which must pass every target,
 and wrong solutions ``selftest/<mistake>.py``, each declaring the targets it
 must fail, and only those, and the diagnosis code each failing target must
 get (None: no diagnosis), with literals at module level::
@@ -14,18 +15,24 @@ Every solution runs in the sandbox like any submission, on several seeds.
 from __future__ import annotations
 
 import ast
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence
 
 from .errors import PackError
 from .grader import _Setup
+from .packages import module_file
 from .packs import Pack
 from .reports import DIAGNOSIS_CODES, Report
 from .runner import Limits
 
 SELFTEST_DIR = "selftest"
 REFERENCE = "reference.py"
+#: The reference of a pack that grades packages: a folder holding the package. Each wrong
+#: solution is then the module's file alone, run in a copy of the reference in its place.
+REFERENCE_PACKAGE = "reference"
 #: The seeds a self-test grades on by default: the public cases and two others.
 DEFAULT_SEEDS = (None, 1, 2)
 
@@ -101,12 +108,14 @@ def solutions(pack: Pack) -> list[Solution]:
     """
     folder = pack.root / SELFTEST_DIR
     reference = folder / REFERENCE
-    if not reference.is_file():
+    if pack.module and (folder / REFERENCE_PACKAGE).is_dir():
+        reference = folder / REFERENCE_PACKAGE
+    elif not reference.is_file():
         raise PackError(str(reference), "", "the pack's reference solution (bpgrade new writes one)")
     found = [Solution(reference, frozenset())]
     targets = [t.name for t in pack.targets]
     for path in sorted(folder.glob("*.py")):
-        if path.name == REFERENCE:
+        if path == reference:
             continue
         declared = _declared(path)
         fails = declared.get("FAILS")
@@ -153,12 +162,26 @@ def run(pack: Pack, seeds: Sequence[int | None] = DEFAULT_SEEDS, *, device: str 
     :func:`solutions` within a seed.
     """
     files = solutions(pack)
-    for seed in seeds:
-        setup = _Setup.make(pack, seed, device)
+    with tempfile.TemporaryDirectory(prefix="bpgrade-selftest-") as scratch:
         # A pack's own files are trusted: a link among them (a shipped reference solution is one)
         # is followed here, where a submission's would not be.
-        reports = {r.submission: r for r in setup.run_files(((s.path.stem, s.path.resolve()) for s in files),
-                                                            Limits.for_pack(pack), jobs)}
-        for s in files:
-            report = reports[s.path.stem]
-            yield Outcome(pack.name, s, setup.cases[0].seed, failed_targets(pack, report), report)
+        paths = {s.path.stem: _runnable(pack, s.path, files[0].path, Path(scratch)) for s in files}
+        for seed in seeds:
+            setup = _Setup.make(pack, seed, device)
+            reports = {r.submission: r for r in setup.run_files(paths.items(), Limits.for_pack(pack), jobs)}
+            for s in files:
+                report = reports[s.path.stem]
+                yield Outcome(pack.name, s, setup.cases[0].seed, failed_targets(pack, report), report)
+
+
+def _runnable(pack: Pack, path: Path, reference: Path, scratch: Path) -> Path:
+    """What runs for a solution: its file; for a package pack, a copy of the reference package
+    (its links resolved: a submission's are refused) with, for a wrong solution, the module's
+    file replaced by it."""
+    if not reference.resolve().is_dir():
+        return path.resolve()
+    copy = scratch / path.stem
+    shutil.copytree(reference.resolve(), copy)
+    if path != reference:
+        shutil.copyfile(path, copy / module_file(pack.module))
+    return copy

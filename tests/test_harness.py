@@ -138,7 +138,7 @@ def test_a_none_for_one_entry_fails_that_target_alone(tmp_path, pack):
     report = grade(tmp_path, pack, RIGHT.replace("return dout @ w.T, x.T @ dout, np.sum(dout, axis=0)",
                                                  "return dout @ w.T, x.T @ dout, None"))
     assert {n for n, r in results(report).items() if not r.passed} == {"affine_backward.db"}
-    assert "returned None" in results(report)["affine_backward.db"].message
+    assert "affine_backward returned db = None" in results(report)["affine_backward.db"].message
 
 
 def test_a_notebook_is_graded_through_the_harness_without_its_slow_cells(tmp_path, pack):

@@ -1,0 +1,1 @@
+from cs231n.classifiers.k_nearest_neighbor import *
