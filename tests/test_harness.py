@@ -172,3 +172,21 @@ def test_pack_keys_are_validated(pack, change, key):
     with pytest.raises(PackError) as e:
         bpgrade.load_pack(pack.root)
     assert e.value.key.startswith(key), e.value
+
+
+def test_an_allowed_module_can_be_imported_and_others_still_not(tmp_path, pack):
+    uses_scipy = RIGHT.replace("def relu_backward(dout, cache):\n    plt.plot(cache)\n",
+                               "def relu_backward(dout, cache):\n    from scipy.special import expit\n"
+                               "    assert expit(0.0) == 0.5\n")
+    report = grade(tmp_path, pack, uses_scipy)
+    assert "No module named 'scipy" in results(report)["relu_backward.dx"].message
+    file = pack.root / "exercise.yaml"
+    file.write_text(file.read_text().replace("display_only: [matplotlib]",
+                                             "display_only: [matplotlib]\nallowed_modules: [scipy.special]"))
+    allowing = bpgrade.load_pack(pack.root)
+    report = grade(tmp_path, allowing, uses_scipy)
+    assert all(r.passed for r in report.targets), report
+    # Allowed is what the pack names: another installed module stays out of reach.
+    report = grade(tmp_path, allowing, RIGHT.replace("import numpy as np", "import numpy as np\nimport sklearn"))
+    assert report.status == "error" and "No module named 'sklearn' here" in report.message
+    assert "for this exercise, scipy.special" in report.message

@@ -55,6 +55,29 @@ def test_new_writes_a_pack_that_passes_its_own_selftest(bpgrade_cmd, cli_env, tm
     assert again.returncode == 2 and "already exists" in again.stderr
 
 
+def test_new_with_a_harness_writes_a_course_interface_pack_that_passes_its_selftest(bpgrade_cmd, cli_env, tmp_path):
+    out = run(bpgrade_cmd, cli_env, "new", "course-layer", "--dir", str(tmp_path), "--harness")
+    assert out.returncode == 0, out.stderr
+    folder = tmp_path / "course-layer"
+    assert (folder / "harness.py").is_file()
+    out = run(bpgrade_cmd, cli_env, "selftest", "-e", str(folder))
+    assert out.returncode == 0 and "selftest: 6 of 6 held" in out.stdout, out.stdout + out.stderr
+    report = bpgrade.check(str(folder), folder / "template.py")
+    assert report.score == 0 and [r.name for r in report.targets] == [
+        "sigmoid_backward.dx", "sigmoid_backward.dw", "sigmoid_backward.db"]
+    assert all(r.diagnosis.code == "not_implemented" for r in report.targets), report
+
+
+def test_every_shipped_package_pack_runs_its_wrong_solutions_in_the_reference_package(tmp_path):
+    from bpgrade import selftest
+
+    pack = bpgrade.load_pack("cs231n-twolayer")
+    found = selftest.solutions(pack)
+    assert found[0].path.name == "reference" and len(found) >= 4
+    outcomes = list(selftest.run(pack, seeds=(None,)))
+    assert all(o.ok for o in outcomes), [o.describe() for o in outcomes]
+
+
 def test_a_wrong_solution_that_fails_other_targets_than_declared_fails_the_selftest(bpgrade_cmd, cli_env, tmp_path):
     pack = shutil.copytree(ROOT / "exercises" / "neuron3", tmp_path / "neuron3")
     wrong = pack / "selftest" / "w2_times_the_wrong_input.py"
