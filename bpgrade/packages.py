@@ -28,6 +28,9 @@ from .submissions import MAX_NOTEBOOK_BYTES, decode_python, read_file, size_text
 MAX_FILES = 500
 #: How many folders down from the submission's folder (or the archive's top) the package may lie.
 MAX_DEPTH = 3
+#: The most folders looked into, finding the package or reading it: a submission of a million
+#: empty folders costs no more than this.
+MAX_FOLDERS = 2000
 _SKIPPED = ("__pycache__", "__MACOSX", ".ipynb_checkpoints")
 
 
@@ -45,8 +48,10 @@ def find_root(folder: Path, module: str) -> Path | None:
     """The folder, ``folder`` itself or up to :data:`MAX_DEPTH` levels down, that holds the
     module's file; links are never followed."""
     wanted = module_file(module)
-    level = [folder]
+    level, seen = [folder], 0
     for _ in range(MAX_DEPTH + 1):
+        seen += len(level)
+        level = level[:max(MAX_FOLDERS - seen + len(level), 0)]
         below = []
         for candidate in level:
             try:
@@ -91,9 +96,12 @@ def read_package(path: Path, module: str, limit: int) -> dict[str, str]:
         raise SubmissionError(f"{path.name} holds no {module_file(module)} (looked {MAX_DEPTH} folders down)")
     top = module.partition(".")[0]
     found: dict[str, bytes] = {}
-    stack = [root / top]
+    stack, folders = [root / top], 0
     while stack:
         folder = stack.pop()
+        folders += 1
+        if folders > MAX_FOLDERS:
+            raise SubmissionError(f"{path.name} holds more than {MAX_FOLDERS} folders in its package")
         for entry in sorted(folder.iterdir()):
             relative = entry.relative_to(root).as_posix()
             if entry.is_symlink():

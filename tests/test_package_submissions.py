@@ -169,3 +169,11 @@ def test_a_folder_without_the_module_is_refused_by_check(tmp_path, pack):
     (tmp_path / "empty").mkdir()
     with pytest.raises(SubmissionError, match="course/classifiers/net.py"):
         bpgrade.check(pack, tmp_path / "empty")
+
+
+def test_a_package_of_countless_folders_is_refused_quickly(tmp_path, pack):
+    folder = write_folder(tmp_path / "hank")
+    for i in range(2100):
+        (folder / "course" / f"d{i}").mkdir()
+    report = bpgrade.check(pack, folder)
+    assert report.status == "error" and "more than 2000 folders" in report.message
