@@ -183,8 +183,14 @@ def case_source(pack: Pack, case: Case) -> str:
     if case.hidden:
         raise BpgradeError(f"case {case.index} is a hidden case: its values are not shown")
     call = ", ".join([*pack.inputs, *(["params"] if pack.params else [])])
-    lines = [f"# {case.describe()} of {pack.name}, as bpgrade passes it; then call, for example,",
-             f"# {pack.targets[0].function}({call})", "import numpy as np", ""]
+    if pack.harness is None:
+        how = [f"# {case.describe()} of {pack.name}, as bpgrade passes it; then call, for example,",
+               f"# {pack.targets[0].function}({call})"]
+    else:
+        # A harness pack calls the student's code as the course does: say how, not a grad_ function.
+        how = [f"# {case.describe()} of {pack.name}: bpgrade calls your code with these as the pack's",
+               f"# harness.py does ({', '.join(pack.harness_names)})"]
+    lines = [*how, "import numpy as np", ""]
     lines += [f"{name} = {_literal(case.tensors[name], 0)}" for name in pack.inputs]
     if pack.params:
         entries = "".join(f"\n    {name!r}: {_literal(case.tensors[name], 4)}," for name in pack.params)

@@ -24,6 +24,7 @@ from .grader import check
 from .packs import Pack, load_pack
 from .reports import Report
 from .safetext import clean_name
+from .packages import find_root, module_file
 from .submissions import LINK_OUT, MAX_NOTEBOOK_BYTES, SUFFIXES, read_file, within
 
 #: Who sees a result on Gradescope, from least to most.
@@ -88,6 +89,8 @@ def find_submission(folder: str | Path, pack: Pack) -> Path:
     folder = Path(folder)
     if not folder.is_dir():
         raise SubmissionError(f"{folder}: no submission folder")
+    if pack.module:
+        return _find_package(folder, pack.module)
     root = folder.resolve()
     found = []
     for parent, dirs, files in os.walk(folder):  # os.walk does not follow links to folders
@@ -104,7 +107,8 @@ def find_submission(folder: str | Path, pack: Pack) -> Path:
                               f"{', '.join(t.function for t in pack.targets)}")
     if len(found) == 1:
         return found[0]
-    pattern = re.compile(r"\bdef\s+(" + "|".join(re.escape(t.function) for t in pack.targets) + r")\s*\(")
+    names = pack.harness_names if pack.harness else [t.function for t in pack.targets]
+    pattern = re.compile(r"\b(?:def|class)\s+(" + "|".join(map(re.escape, names)) + r")\b")
 
     def defined(path: Path) -> int:
         try:
@@ -120,6 +124,18 @@ def find_submission(folder: str | Path, pack: Pack) -> Path:
         raise SubmissionError(f"several files could be the submission ({names}); submit only the one that defines "
                               f"the gradient functions")
     return tied[0]
+
+
+def _find_package(folder: Path, module: str) -> Path:
+    """A package pack's submission: the upload itself (Gradescope unzips a .zip into it), or the one
+    .zip archive in it."""
+    if find_root(folder, module) is not None:
+        return folder
+    archives = sorted(p for p in folder.iterdir() if p.suffix == ".zip" and p.is_file() and not p.is_symlink())
+    if len(archives) == 1:
+        return archives[0]
+    raise SubmissionError(f"no {module_file(module)} was submitted: upload the assignment's folder or its .zip"
+                          + (f" (found {len(archives)} .zip files)" if archives else ""))
 
 
 def autograde(exercise: str | Path | Pack, submission_dir: str | Path = SUBMISSION_DIR, *,

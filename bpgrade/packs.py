@@ -246,7 +246,7 @@ class _Validator:
         data = self.mapping(data, "")
         known = {"name", "title", "dims", "inputs", "params", "network", "model", "targets", "cases", "tolerance",
                  "timeout", "forbidden_modules", "mistakes", "harness", "modules", "display_only", "allowed_modules",
-                 "module"}
+                 "module", "shape"}
         for key in data:
             if key not in known:
                 raise self.fail(str(key), f"one of the keys {', '.join(sorted(known))}", key)
@@ -299,6 +299,9 @@ class _Validator:
         forbidden = data.get("forbidden_modules", list(DEFAULT_FORBIDDEN))
         if not isinstance(forbidden, list) or not all(isinstance(m, str) and m for m in forbidden):
             raise self.fail("forbidden_modules", "a list of module names", forbidden)
+        shape = data.get("shape", "exact")
+        if shape not in SHAPE_POLICIES:
+            raise self.fail("shape", f"one of {', '.join(SHAPE_POLICIES)} (every target's, unless it says)", shape)
         harness, harness_names = self.harness(data.get("harness"), root)
         modules = self.modules(data.get("modules", {}), root)
         display_only = self.module_names(data.get("display_only", []), "display_only")
@@ -319,7 +322,7 @@ class _Validator:
             model=model,
             network=network,
             targets=self.targets(data["targets"], [n for n in [*inputs, *params, *taps] if n not in integers],
-                                 headings, harness_functions(harness) if harness else None),
+                                 headings, harness_functions(harness) if harness else None, shape),
             cases=cases,
             tolerance=self.tolerance(data.get("tolerance", {})),
             timeout=self.number(data.get("timeout", 10), "timeout", positive=True),
@@ -466,8 +469,9 @@ class _Validator:
         return Network(value["input"], value["label"], tuple(layers), value["loss"])
 
     def targets(self, value: Any, differentiable: list[str], headings: list[str],
-                harness: Collection[str] | None) -> tuple[Target, ...]:
-        """The targets; ``harness``: the functions of the pack's harness (None: it has none)."""
+                harness: Collection[str] | None, shape: str = "exact") -> tuple[Target, ...]:
+        """The targets; ``harness``: the functions of the pack's harness (None: it has none);
+        ``shape``: the pack's shape policy, a target's unless it gives its own."""
         targets = []
         keys = {"points", "of", "function", "readme", "zero", "shape"} | ({"call", "key"} if harness else set())
         for name, spec in self.mapping(value, "targets").items():
@@ -480,7 +484,7 @@ class _Validator:
                 raise self.fail(key, f"a mapping with the keys {', '.join(sorted(keys))}", spec)
             if not isinstance(spec.get("zero", False), bool):
                 raise self.fail(f"{key}.zero", "true or false", spec["zero"])
-            if spec.get("shape", "exact") not in SHAPE_POLICIES:
+            if spec.get("shape", shape) not in SHAPE_POLICIES:
                 raise self.fail(f"{key}.shape", f"one of {', '.join(SHAPE_POLICIES)}", spec["shape"])
             of = spec.get("of", name)
             if of not in differentiable:
@@ -503,7 +507,7 @@ class _Validator:
                     raise self.fail(f"{key}.function", "the name of the student's code (TwoLayerNet.loss)", function)
             targets.append(Target(name, self.number(spec.get("points", 1), f"{key}.points", positive=True), of,
                                   function, self.heading(spec.get("readme"), f"{key}.readme", headings),
-                                  spec.get("zero", False), spec.get("shape", "exact"), call, entry))
+                                  spec.get("zero", False), spec.get("shape", shape), call, entry))
         return tuple(targets)
 
     def harness(self, value: Any, root: Path) -> tuple[Path | None, tuple[str, ...]]:

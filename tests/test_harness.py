@@ -190,3 +190,17 @@ def test_an_allowed_module_can_be_imported_and_others_still_not(tmp_path, pack):
     report = grade(tmp_path, allowing, RIGHT.replace("import numpy as np", "import numpy as np\nimport sklearn"))
     assert report.status == "error" and "No module named 'sklearn' here" in report.message
     assert "for this exercise, scipy.special" in report.message
+
+
+def test_a_pack_wide_shape_policy_and_the_case_code_of_a_harness_pack(tmp_path, pack):
+    from bpgrade.cases import case_source, generate_cases
+
+    keepdims = RIGHT.replace("np.sum(dout, axis=0)", "np.sum(dout, axis=0, keepdims=True)")
+    assert not results(grade(tmp_path, pack, keepdims))["affine_backward.db"].passed
+    file = pack.root / "exercise.yaml"
+    file.write_text(file.read_text().replace("harness: harness.py", "harness: harness.py\nshape: squeeze"))
+    squeezing = bpgrade.load_pack(pack.root)
+    assert results(grade(tmp_path, squeezing, keepdims))["affine_backward.db"].passed
+    source = case_source(squeezing, generate_cases(squeezing)[0])
+    assert "harness.py does (affine_backward, affine_forward, relu_backward, relu_forward)" in source
+    assert "grad_" not in source

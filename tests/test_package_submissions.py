@@ -177,3 +177,19 @@ def test_a_package_of_countless_folders_is_refused_quickly(tmp_path, pack):
         (folder / "course" / f"d{i}").mkdir()
     report = bpgrade.check(pack, folder)
     assert report.status == "error" and "more than 2000 folders" in report.message
+
+
+def test_gradescope_grades_the_unzipped_upload_or_the_zip_in_it(tmp_path, pack):
+    from bpgrade import gradescope
+
+    upload = write_folder(tmp_path / "upload")
+    assert gradescope.find_submission(upload, pack) == upload
+    zipped = tmp_path / "zipped"
+    zipped.mkdir()
+    write_zip(zipped / "a1_code_submission.zip")
+    assert gradescope.find_submission(zipped, pack) == zipped / "a1_code_submission.zip"
+    result = gradescope.autograde(pack, zipped)
+    assert result["score"] == 1, result
+    (tmp_path / "nothing").mkdir()
+    result = gradescope.autograde(pack, tmp_path / "nothing")
+    assert result["score"] == 0 and "course/classifiers/net.py" in result["output"]
