@@ -536,8 +536,15 @@ def _init(args) -> int:
         dest.write_text(pack.template.read_text(encoding="utf-8"), encoding="utf-8")
     except OSError as e:
         raise BpgradeError(f"cannot write {dest}: {e.strerror}") from None
-    print(f"wrote {dest}: fill in the functions, then run: bpgrade check {dest} -e {args.exercise}\n"
-          f"the statement, with its equations: bpgrade show {args.exercise} (or {pack.readme})")
+    if pack.module:
+        # A package pack grades the assignment folder, where this file has its place.
+        from .packages import module_file
+
+        print(f"wrote {dest}: it is {module_file(pack.module)} of your assignment folder; fill it in there, then "
+              f"run: bpgrade check ASSIGNMENT_FOLDER -e {args.exercise}")
+    else:
+        print(f"wrote {dest}: fill in the functions, then run: bpgrade check {dest} -e {args.exercise}")
+    print(f"the statement, with its equations: bpgrade show {args.exercise} (or {pack.readme})")
     return EXIT_PASSED
 
 

@@ -110,6 +110,14 @@ def test_list_shows_the_shipped_packs(run):
     assert "(targets: w1, b1, w2, b2, x; 5 points)" in lines[7]
 
 
+def test_init_of_a_package_pack_says_where_the_file_goes_and_what_to_check(run, tmp_path):
+    proc = run("init", "cs231n-twolayer", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "cs231n/classifiers/fc_net.py of your assignment folder" in proc.stdout
+    assert "bpgrade check ASSIGNMENT_FOLDER -e cs231n-twolayer" in proc.stdout
+    assert "class TwoLayerNet" in (tmp_path / "cs231n-twolayer.py").read_text()
+
+
 def test_init_writes_the_template_then_check_explains_what_is_left(run, tmp_path):
     proc = run("init", "mlp2", cwd=tmp_path)
     assert proc.returncode == 0 and "bpgrade check mlp2.py -e mlp2" in proc.stdout
