@@ -298,13 +298,15 @@ def _joined(public: TargetRun, hidden: TargetRun, n_public: int) -> TargetRun:
     """One target's run on the public cases followed by its run on the hidden ones."""
     if public.missing or public.error is not None:
         return public
-    failed = hidden.error is not None
+    # Missing only in the hidden cases (a name the harness reads that the submission removed after
+    # the public ones): a failure in the first hidden case.
+    failed = hidden.error is not None or hidden.missing
     return TargetRun(
         outputs=public.outputs + hidden.outputs,
         dtypes=tuple(sorted({*public.dtypes, *hidden.dtypes})),
         error="(in a hidden case)" if failed else None,
         error_kind=hidden.error_kind if hidden.error_kind in SHOWN_KINDS else None,
-        error_case=n_public + hidden.error_case if failed else None,
+        error_case=n_public + (hidden.error_case or 0) if failed else None,
         memory=hidden.memory,
     )
 

@@ -6,6 +6,7 @@ import textwrap
 import pytest
 
 import bpgrade
+from bpgrade.cases import case_source, generate_cases
 from bpgrade.errors import PackError, SubmissionError
 
 MODEL = '''
@@ -193,8 +194,6 @@ def test_an_allowed_module_can_be_imported_and_others_still_not(tmp_path, pack):
 
 
 def test_a_pack_wide_shape_policy_and_the_case_code_of_a_harness_pack(tmp_path, pack):
-    from bpgrade.cases import case_source, generate_cases
-
     keepdims = RIGHT.replace("np.sum(dout, axis=0)", "np.sum(dout, axis=0, keepdims=True)")
     assert not results(grade(tmp_path, pack, keepdims))["affine_backward.db"].passed
     file = pack.root / "exercise.yaml"
@@ -204,3 +203,24 @@ def test_a_pack_wide_shape_policy_and_the_case_code_of_a_harness_pack(tmp_path, 
     source = case_source(squeezing, generate_cases(squeezing)[0])
     assert "harness.py does (affine_backward, affine_forward, relu_backward, relu_forward)" in source
     assert "grad_" not in source
+
+
+def test_a_name_removed_before_the_hidden_cases_fails_them_without_a_word(tmp_path, pack):
+    # After its last public case, the submission deletes the forward pass the harness reads.
+    public = sum(not c.hidden for c in generate_cases(pack))
+    report = grade(tmp_path, pack, RIGHT + f"""
+
+_calls = 0
+_backward = affine_backward
+
+
+def affine_backward(dout, cache):
+    global _calls
+    _calls += 1
+    if _calls == {public}:
+        del globals()["affine_forward"]
+    return _backward(dout, cache)
+""")
+    failed = results(report)["affine_backward.dx"]
+    assert report.status == "ok" and not failed.passed and "in a hidden case" in failed.message, failed
+    assert results(report)["relu_backward.dx"].passed
