@@ -244,6 +244,10 @@ def _call_cases(fn: Callable, files: Collection[str | None], cases, records: lis
             for record, key, nested in records:
                 try:
                     value = returned if key is None else _entry(returned, key)
+                except ReturnError as e:
+                    record.update(error=str(e), error_kind=RETURN_KIND, error_case=index)
+                    continue
+                try:
                     record["outputs"].append(_read(value, nested, arrays))
                     kept.append((record, key, nested))
                 except ReturnError as e:
@@ -274,7 +278,8 @@ def _keyed(error: str, key: Any) -> str:
     ``"returned dW1 = None"``."""
     if key is None or not error.startswith("returned "):
         return error
-    return f"returned {key} = " + error[len("returned "):].replace(": is a `return` missing?", "")
+    name = f"item {key}" if isinstance(key, int) else key
+    return f"returned {name} = " + error[len("returned "):].replace(": is a `return` missing?", "")
 
 
 def _entry(returned: Any, key: Any) -> Any:
@@ -282,7 +287,9 @@ def _entry(returned: Any, key: Any) -> Any:
     try:
         return returned[key]
     except (KeyError, IndexError, TypeError):
-        raise ReturnError(f"gave no {key!r} (the pack's harness returns a dict or a tuple holding it)") from None
+        what = "no item" if isinstance(returned, (tuple, list)) else "no key" if isinstance(returned, dict) else "no"
+        raise ReturnError(f"returned {_described(returned)}, with {what} {key!r}, where the course's interface "
+                          "has it") from None
 
 
 def _read(value: Any, nested: bool, arrays: list[np.ndarray]) -> list:

@@ -172,7 +172,8 @@ def _compare_leaf(pack: Pack, target: Target, cases: Sequence[Case], expected: E
                       "an array" if not expected.path else "the gradient's nest of arrays")
             message = f"in {where}, {target.function} {run.error}"
             said = run.error if run.error.endswith("?") else run.error + "."
-            what = f"{target.key} (d loss / d {target.of})" if target.call else f"d loss / d {target.of}"
+            key = f"item {target.key}" if isinstance(target.key, int) else target.key
+            what = f"{key} (d loss / d {target.of})" if target.call else f"d loss / d {target.of}"
             return fail(message, Diagnosis("error", f"{target.function} {said} It must return {what} as "
                                                     f"{wanted}."))
         case = None if run.error_case is None else cases[run.error_case]

@@ -224,3 +224,22 @@ def affine_backward(dout, cache):
     failed = results(report)["affine_backward.dx"]
     assert report.status == "ok" and not failed.passed and "in a hidden case" in failed.message, failed
     assert results(report)["relu_backward.dx"].passed
+
+
+def test_a_harness_may_hand_back_the_students_tuple_read_by_index(tmp_path, pack):
+    (pack.root / "harness.py").write_text(HARNESS.replace(
+        '''    dx, dw, db = student.affine_backward(dout, cache)
+    return {"dx": dx, "dw": dw, "db": db}''', '''    return student.affine_backward(dout, cache)'''))
+    file = pack.root / "exercise.yaml"
+    file.write_text(file.read_text().replace("affine_backward.dx: {of: x}", "affine_backward.dx: {of: x, key: 0}")
+                    .replace("affine_backward.dw: {of: w}", "affine_backward.dw: {of: w, key: 1}")
+                    .replace("affine_backward.db: {of: b}", "affine_backward.db: {of: b, key: 2}"))
+    by_index = bpgrade.load_pack(pack.root)
+    assert [t.key for t in by_index.targets[:3]] == [0, 1, 2]
+    assert all(r.passed for r in grade(tmp_path, by_index, RIGHT).targets)
+    short = grade(tmp_path, by_index, RIGHT.replace("return dout @ w.T, x.T @ dout, np.sum(dout, axis=0)",
+                                                    "return dout @ w.T, x.T @ dout"))
+    assert [r.name for r in short.targets if not r.passed] == ["affine_backward.db"]
+    failed = results(short)["affine_backward.db"]
+    assert "affine_backward returned a tuple of 2 items, with no item 2" in failed.message
+    assert "It must return item 2 (d loss / d b)" in failed.diagnosis.text
