@@ -14,6 +14,7 @@ from typing import Any, Callable, Collection, Mapping, Sequence
 
 import numpy as np
 
+from . import _torch
 from ._wire import MAX_ELEMENTS
 
 #: No graded function may return more arrays than this.
@@ -35,12 +36,19 @@ def _out_of_time(signum, frame) -> None:
     raise OutOfTime
 
 
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` says the address-space limit was hit: NumPy's MemoryError, or torch's
+    allocator's RuntimeError."""
+    return isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError)
+                                            and "DefaultCPUAllocator: can't allocate memory" in str(exc))
+
+
 class ReturnError(Exception):
     """A graded function returned something that is not an array of numbers."""
 
 
 def to_array(value: Any) -> tuple[np.ndarray, str]:
-    """``value`` as a plain float64 ndarray, and the dtype it came in.
+    """``value`` as a plain float64 ndarray, and the dtype it came in (a torch tensor's, for one).
 
     Raises:
       ReturnError: saying what was returned, in a student's words (``returned
@@ -54,6 +62,8 @@ def to_array(value: Any) -> tuple[np.ndarray, str]:
         return value.copy(), "float64"
     if value is None:
         raise ReturnError("returned None: is a `return` missing?")
+    if _torch.is_tensor(value):
+        value = _torch.to_numpy(value)
     if isinstance(value, (str, bytes, dict, set)):
         raise ReturnError(f"returned {_described(value)}, not an array of numbers")
     try:
@@ -121,7 +131,7 @@ def _holds_arrays(item: list | tuple) -> bool:
     stack = [item]
     while stack:
         for element in stack.pop():
-            if isinstance(element, (np.ndarray, dict)):
+            if isinstance(element, (np.ndarray, dict)) or _torch.is_tensor(element):
                 return True
             if isinstance(element, (list, tuple)):
                 stack.append(element)
@@ -157,6 +167,8 @@ def leaves(value: Any, path: str = "") -> list[tuple[str, Any]]:
 def _copy(tree: Any) -> Any:
     if isinstance(tree, np.ndarray):
         return tree.copy()
+    if _torch.is_tensor(tree):
+        return tree.clone()
     if isinstance(tree, dict):
         return {k: _copy(v) for k, v in tree.items()}
     return [_copy(v) for v in tree]
@@ -262,7 +274,7 @@ def _call_cases(fn: Callable, files: Collection[str | None], cases, records: lis
             failed = {"error": f"ran past its share of the time limit ({share:.3g} s)", "error_kind": TIMEOUT_KIND}
         except BaseException as e:  # noqa: BLE001 - student code may raise anything, SystemExit included
             failed = {"error": describe_exception(e, files, OUTSIDE if harness else ""),
-                      "error_kind": type(e).__name__, "memory": isinstance(e, MemoryError)}
+                      "error_kind": type(e).__name__, "memory": out_of_memory(e)}
         if failed is not None:
             for record, _, _ in records:
                 record.update(failed, error_case=None if failed.get("missing") else index)

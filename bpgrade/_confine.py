@@ -40,6 +40,18 @@ def limit(limits: Mapping[str, int]) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu"], limits["cpu"] + 1))
 
 
+def address_space() -> int:
+    """This process's address space in bytes now (VmSize), 0 where it cannot be read."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 def drop_uid(uid: int) -> None:
     """Become ``uid`` (and its gid), for good, limited to one process: what a root
     grader gives each slot, so that workers cannot touch the grader's files or each other."""

@@ -8,7 +8,7 @@ itself, and then serves requests on its control socket, a SOCK_SEQPACKET of
 JSON messages:
 
   server -> grader  {"ready": {"landlock": ABI, "seccomp": bool, "without_seccomp": why, "uid": bool}}
-  grader -> server  {"op": "run", "job": J, "slot": K, "name": "alice.py", "kind": "file"}
+  grader -> server  {"op": "run", "job": J, "slot": K, "name": "alice.py", "kind": "file", "torch": bool}
                     + 3 descriptors: the result socket, the source, the output
   server -> grader  {"job": J, "pid": P}               a worker was forked
   server -> grader  {"exit": P, "status": S}           a worker ended (os.waitpid status)
@@ -44,8 +44,8 @@ import time
 import types
 from typing import Any, Callable, Mapping, Sequence
 
-from . import _confine, _imports, _oldnumpy, _seccomp
-from ._calls import Missing, build, call_targets, describe_exception
+from . import _confine, _imports, _oldnumpy, _seccomp, _torch
+from ._calls import Missing, build, call_targets, describe_exception, out_of_memory
 from ._standins import NOTEBOOK_NAMES, DisplayOnly
 from ._wire import INT_DTYPE, WIRE_DTYPE, decode, encode, send_message
 
@@ -71,13 +71,18 @@ def main(control_fd: int) -> None:
     _oldnumpy.install()
     harness = _harness_functions(setup["harness"])
     cases = [(build(case["inputs"], arrays), build(case["params"], arrays)) for case in setup["cases"]]
+    if setup["torch"] == "tensors":
+        # The pack gives its arguments as tensors: torch is needed by every worker.
+        _torch.prepare()
+        cases = [(_torch.tensors(inputs), _torch.tensors(params)) for inputs, params in cases]
     sock = socket.socket(fileno=control_fd)
     lib = _confine.libc()
     abi = _confine.landlock_abi()
     ruleset = None
     if abi:
         # Far above the descriptors a worker is passed and moves about.
-        created = _confine.landlock_ruleset([*_confine.readable_paths(setup["allowed"]), setup["scratch"]], abi)
+        readable = [*setup["allowed"], *(["torch"] if setup["torch"] else [])]
+        created = _confine.landlock_ruleset([*_confine.readable_paths(readable), setup["scratch"]], abi)
         ruleset = fcntl.fcntl(created, fcntl.F_DUPFD_CLOEXEC, _HIGH_FD)
         os.close(created)
     # No process may read this one's memory or its workers' (/proc/PID/mem, environ) under the same uid.
@@ -121,6 +126,9 @@ def main(control_fd: int) -> None:
             slot = int(msg["slot"])
             if msg["op"] == "run":
                 uid = setup["uid_base"] + slot if setup["root"] else None
+                if msg.get("torch"):
+                    # Imported once, by the first submission that uses it: NumPy ones never pay for it.
+                    _torch.prepare()
                 pid = os.fork()
                 if pid == 0:
                     sock.close()
@@ -208,7 +216,11 @@ def _worker(setup: dict, cases, harness: Mapping[str, Callable] | None, name: st
         # closed), nor the ruleset (kept high by the server).
         if result != RESULT_FD:
             os.dup2(result, RESULT_FD)
-        _confine.limit(setup["limits"])
+        limits = dict(setup["limits"])
+        if "torch" in sys.modules:
+            # Torch's own mappings (about 500 MB of address space) do not count against the submission.
+            limits["memory"] += _confine.address_space()
+        _confine.limit(limits)
         if uid is not None:
             _confine.drop_uid(uid)
         if ruleset is not None:
@@ -276,7 +288,7 @@ def run_submission(source: str, filename: str, kind: str, setup: Mapping[str, An
             exec(compiled, module.__dict__)
     except BaseException as e:  # noqa: BLE001 - a submission may raise anything while importing
         header["import_error"] = describe_exception(e, files)
-        header["memory"] = isinstance(e, MemoryError)
+        header["memory"] = out_of_memory(e)
     groups = setup["harness"]["groups"] if harness is not None else None
     if harness is not None:
         student = Student(module.__dict__)
@@ -287,7 +299,7 @@ def run_submission(source: str, filename: str, kind: str, setup: Mapping[str, An
     share = setup["limits"]["wall"] / (len(found) * (2 if hidden else 1) + 1)
     calls, outputs = (call_targets(found, cases, nested, share, files, groups) if header["import_error"] is None
                       else ({"targets": {}}, []))
-    header.update(calls, forbidden=sorted(set(blocker.attempts)), old_numpy=_oldnumpy.USED)
+    header.update(calls, forbidden=sorted(set(blocker.attempts)), old_numpy=_oldnumpy.USED, autograd=_torch.USED)
     _send(channel, encode(header, outputs))
     if not hidden or header["import_error"] is not None:
         return
@@ -297,6 +309,8 @@ def run_submission(source: str, filename: str, kind: str, setup: Mapping[str, An
     hidden_setup, arrays = decode(_whole(fds[0]), MAX_SETUP_HEADER, (WIRE_DTYPE, INT_DTYPE))
     os.close(fds[0])
     hidden_cases = [(build(case["inputs"], arrays), build(case["params"], arrays)) for case in hidden_setup["cases"]]
+    if setup["torch"] == "tensors":
+        hidden_cases = [(_torch.tensors(inputs), _torch.tensors(params)) for inputs, params in hidden_cases]
     # A function that failed on a public case is not called again.
     if groups is None:
         again = {name: None if record["missing"] or record["error"] else found[name]
@@ -312,8 +326,8 @@ def run_submission(source: str, filename: str, kind: str, setup: Mapping[str, An
                 regrouped[f"{group} (failed)"] = [(t, key) for t, key in members if (t, key) not in ok]
         groups = regrouped
     calls, outputs = call_targets(again, hidden_cases, nested, share, files, groups)
-    _send(channel, encode({**calls, "forbidden": sorted(set(blocker.attempts)), "old_numpy": _oldnumpy.USED},
-                          outputs))
+    _send(channel, encode({**calls, "forbidden": sorted(set(blocker.attempts)), "old_numpy": _oldnumpy.USED,
+                           "autograd": _torch.USED}, outputs))
 
 
 def _whole(fd: int) -> bytes:

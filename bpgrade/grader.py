@@ -18,17 +18,17 @@ from typing import Callable, Iterable, Iterator, Mapping, Sequence
 import jax
 import numpy as np
 
-from . import truth
+from . import _torch, truth
 from .cases import Case, generate_cases
 from .compare import Expected, compare_target, not_run
 from .diagnosis import Diagnoser
-from .errors import SubmissionError
+from .errors import BpgradeError, SubmissionError
 from .gradebook import Gradebook
 from .packs import Pack, load_pack
 from .packages import find_root, module_file
 from .reports import Report
 from .runner import Job, Limits, RunResult, run_functions
-from .sandbox import DEFAULT_JOBS, Sandbox, run_file
+from .sandbox import DEFAULT_JOBS, TORCH_MISSING, Sandbox, run_file
 from .safetext import clean_name
 from .submissions import DEFAULT_MAX_SOURCE, SUFFIXES, Submission, collect
 
@@ -56,6 +56,8 @@ class _Setup:
 
     @classmethod
     def make(cls, pack: Pack, seed: int | None, device: str | None) -> "_Setup":
+        if pack.array_library[0] == "torch" and not _torch.installed():
+            raise BpgradeError(f"{pack.name}: {TORCH_MISSING}")
         dev = truth.select_device(device)
         cases = generate_cases(pack, seed)
         grads = truth.gradients(pack.model, {t.name: t.of for t in pack.targets}, cases, dev)

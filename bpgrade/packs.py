@@ -33,6 +33,8 @@ DEFAULT_FORBIDDEN = ("jax", "jaxlib", "torch", "autograd", "tensorflow", "keras"
                      "functorch", "mxnet", "paddle", "theano", "chainer", "tinygrad", "micrograd", "sympy")
 
 Shape = tuple[str | int, ...]
+#: What submissions may compute with; the first of a pack's gives the arguments' type.
+ARRAY_LIBRARIES = ("numpy", "torch")
 #: How a result's shape must match: exactly, or once axes of size 1 are dropped.
 SHAPE_POLICIES = ("exact", "squeeze")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -112,7 +114,9 @@ class Pack:
     ``display_only`` names modules that stand in as doing nothing;
     ``allowed_modules`` installed modules a submission may import besides
     NumPy; ``module`` the module of a package submission to load
-    (``cs231n.classifiers.fc_net``).
+    (``cs231n.classifiers.fc_net``); ``array_library`` what submissions
+    compute with: ``("numpy",)``, or with ``"torch"`` (PyTorch tensors without
+    autograd), the first giving the arguments' type.
     """
 
     name: str
@@ -136,6 +140,7 @@ class Pack:
     display_only: tuple[str, ...] = ()
     allowed_modules: tuple[str, ...] = ()
     module: str | None = None
+    array_library: tuple[str, ...] = ("numpy",)
 
     @property
     def template(self) -> Path:
@@ -246,7 +251,7 @@ class _Validator:
         data = self.mapping(data, "")
         known = {"name", "title", "dims", "inputs", "params", "network", "model", "targets", "cases", "tolerance",
                  "timeout", "forbidden_modules", "mistakes", "harness", "modules", "display_only", "allowed_modules",
-                 "module", "shape"}
+                 "module", "shape", "array_library"}
         for key in data:
             if key not in known:
                 raise self.fail(str(key), f"one of the keys {', '.join(sorted(known))}", key)
@@ -296,9 +301,19 @@ class _Validator:
         title = data.get("title", data["name"])
         if not isinstance(title, str):
             raise self.fail("title", "a string", title)
-        forbidden = data.get("forbidden_modules", list(DEFAULT_FORBIDDEN))
+        libraries = data.get("array_library", ["numpy"])
+        libraries = [libraries] if isinstance(libraries, str) else libraries
+        if not isinstance(libraries, list) or not libraries or not set(libraries) <= set(ARRAY_LIBRARIES) \
+                or len(set(libraries)) != len(libraries):
+            raise self.fail("array_library", "numpy, torch, or a list of them (the first gives the arguments)",
+                            data.get("array_library"))
+        # Torch as an array library is hand derivation; its autograd is refused in the worker instead.
+        default = [m for m in DEFAULT_FORBIDDEN if m != "torch" or "torch" not in libraries]
+        forbidden = data.get("forbidden_modules", default)
         if not isinstance(forbidden, list) or not all(isinstance(m, str) and m for m in forbidden):
             raise self.fail("forbidden_modules", "a list of module names", forbidden)
+        if "torch" in libraries and "torch" in forbidden:
+            raise self.fail("forbidden_modules", "a list without torch, which array_library allows", forbidden)
         shape = data.get("shape", "exact")
         if shape not in SHAPE_POLICIES:
             raise self.fail("shape", f"one of {', '.join(SHAPE_POLICIES)} (every target's, unless it says)", shape)
@@ -334,6 +349,7 @@ class _Validator:
             display_only=display_only,
             allowed_modules=allowed,
             module=module,
+            array_library=tuple(libraries),
         )
 
     def model(self, value: Any, root: Path, inputs: Mapping[str, Shape | None], params: Mapping[str, Shape | None],

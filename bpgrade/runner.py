@@ -34,6 +34,16 @@ SHOWN_KINDS = frozenset(name for name, value in vars(builtins).items()
                         if isinstance(value, type) and issubclass(value, BaseException)) | {RETURN_KIND,
                                                                                              TIMEOUT_KIND}
 
+#: The autograd entries the worker's torch guards may report (bpgrade._torch).
+AUTOGRAD_NAMES = frozenset({
+    "Tensor.backward", "Tensor.requires_grad_", "Tensor.retain_grad", "Tensor.requires_grad = True",
+    "torch.autograd.backward", "torch.autograd.grad", "torch._C._set_grad_enabled", "torch.set_grad_enabled(True)",
+    "torch.enable_grad", "a result tensor that requires grad",
+    *(f"torch.autograd.functional.{n}" for n in ("vjp", "jvp", "jacobian", "hessian", "vhp", "hvp")),
+    *(f"torch.func.{n}" for n in ("grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "linearize")),
+})
+
+
 @dataclass(frozen=True)
 class Limits:
     """What one submission may use.
@@ -77,7 +87,9 @@ class Job:
     ``(target, key)`` pairs it computes, and ``names`` are what it reads
     from the submission. ``modules`` (name to source), ``display_only`` and
     ``allowed`` say what the submission may import (:mod:`bpgrade._imports`);
-    ``module`` is what of a package submission is loaded.
+    ``module`` is what of a package submission is loaded. ``torch``: None
+    where the pack does not allow PyTorch, else how its arguments are given
+    (``"tensors"`` or ``"numpy"``).
     """
 
     functions: Mapping[str, str]
@@ -95,6 +107,7 @@ class Job:
     display_only: tuple[str, ...] = ()
     allowed: tuple[str, ...] = ()
     module: str | None = None
+    torch: str | None = None
 
     @property
     def needed(self) -> tuple[str, ...]:
@@ -124,6 +137,8 @@ class Job:
             display_only=pack.display_only,
             allowed=pack.allowed_modules,
             module=pack.module,
+            torch=None if "torch" not in pack.array_library else
+            "tensors" if pack.array_library[0] == "torch" else "numpy",
         )
 
 
@@ -278,6 +293,11 @@ def result_from_frames(frames: Sequence[tuple[Mapping, Sequence[np.ndarray]]], j
         used = {str(m) for header, _ in frames for m in header.get("forbidden") or ()}
         if used & set(job.forbidden):
             return result("forbidden", forbidden_message(sorted(used & set(job.forbidden))))
+        # Names the worker's guards recorded (bpgrade._torch): checked, never the submission's words.
+        autograd = sorted({str(n) for header, _ in frames for n in header.get("autograd") or ()} & AUTOGRAD_NAMES)
+        if autograd:
+            return result("forbidden", f"uses {', '.join(autograd)}: torch's automatic differentiation earns no "
+                                       "credit; the gradients must be derived by hand")
         header, arrays = frames[0]
         if header.get("import_error"):
             status = "memory" if header.get("memory") else "error"

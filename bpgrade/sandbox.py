@@ -50,7 +50,7 @@ from typing import Hashable, Iterable, Iterator, Mapping
 
 import numpy as np
 
-from . import _worker
+from . import _torch, _worker
 from ._wire import FrameReader, WireError, encode, send_message
 from .errors import SubmissionError
 from .notebooks import exported_notebook, parse_notebook, read_notebook
@@ -73,6 +73,10 @@ _READ_TURN = 1 << 20
 _RESULT_BUFFER = 4 << 20
 #: Seconds to wait for the fork server to start.
 _START_TIMEOUT = 60
+
+
+#: Said where a pack allows PyTorch, a submission uses it, and it is not installed.
+TORCH_MISSING = "this exercise takes PyTorch, which is not installed here: pip install 'bpgrade[torch]'"
 
 
 class SandboxError(RuntimeError):
@@ -178,7 +182,7 @@ class Sandbox:
                  "hidden": self.job.hidden, "nested": sorted(self.job.nested), "scratch": str(self._scratch),
                  "uid_base": UID_BASE, "root": self._root, "modules": dict(self.job.modules),
                  "display_only": list(self.job.display_only), "allowed": list(self.job.allowed),
-                 "module": self.job.module,
+                 "module": self.job.module, "torch": self.job.torch,
                  "harness": None if self.job.harness is None else
                  {"source": self.job.harness, "groups": {k: [list(m) for m in v] for k, v in self.job.groups.items()},
                   "arguments": list(self.job.arguments)},
@@ -238,11 +242,14 @@ class Sandbox:
                         exhausted = True
                         break
                     kind, source, early, notes, left_out = self._read(path)
+                    torch = self.job.torch is not None and "torch" in source
+                    if early is None and torch and not _torch.installed():
+                        early = RunResult("error", TORCH_MISSING)
                     if early is not None:
                         yield key, dataclasses.replace(early, notes=notes, isolation=self.isolation)
                         continue
                     slot = free.pop()
-                    run = self._launch(key, Path(path).name, kind, source, slot, next_job)
+                    run = self._launch(key, Path(path).name, kind, source, slot, next_job, torch)
                     run.notes, run.left_out = notes, left_out
                     running[next_job] = run
                     sel.register(run.sock, selectors.EVENT_READ, run)
@@ -318,7 +325,8 @@ class Sandbox:
             return kind, "", RunResult("forbidden", forbidden_message(used)), notes, left_out
         return kind, source, None, notes, left_out
 
-    def _launch(self, key: Hashable, name: str, kind: str, source: str, slot: int, job: int) -> _Running:
+    def _launch(self, key: Hashable, name: str, kind: str, source: str, slot: int, job: int,
+                torch: bool = False) -> _Running:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         theirs.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _RESULT_BUFFER)
         ours.setblocking(False)
@@ -326,7 +334,8 @@ class Sandbox:
         output = os.memfd_create("output", os.MFD_CLOEXEC)
         try:
             _write_all(code, source.encode())
-            send_message(self._sock, {"op": "run", "job": job, "slot": slot, "name": name, "kind": kind},
+            send_message(self._sock, {"op": "run", "job": job, "slot": slot, "name": name, "kind": kind,
+                                      "torch": torch},
                          [theirs.fileno(), code, output])
         except OSError as e:
             ours.close()

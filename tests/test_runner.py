@@ -31,7 +31,7 @@ def statuses(report):
 
 @pytest.mark.parametrize("source", [
     "import jax\n",
-    "from torch import autograd\n",
+    "from functorch import grad\n",
     "import autograd.numpy as anp\n",
     "def grad_w1(x, y, params):\n    return __import__('jax').grad\n",
     "import importlib\nm = importlib.import_module('tensorflow')\n",

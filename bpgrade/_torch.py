@@ -1,0 +1,157 @@
+"""PyTorch as an array library in a worker, with every way into its autograd refused.
+
+A pack that allows torch (``array_library`` in exercise.yaml) grades code that
+writes its backward pass by hand with tensors: fast.ai's ``.g`` attributes,
+makemore's ``d<name>`` statements. Torch's autograd is what must not compute
+the gradients. The fork server calls :func:`prepare` once, before it forks the
+first worker that may use torch: torch is imported and pinned to one thread
+(a worker may create no thread), grad mode is turned off, and each public
+entry into autograd is replaced by a guard that records its name and raises
+:class:`AutogradRefused`. What was recorded makes the submission ``forbidden``,
+naming what it used. A result tensor that requires grad or has a ``grad_fn``
+is refused too.
+
+Imports nothing but NumPy and the standard library until :func:`prepare` runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any, Callable
+
+import numpy as np
+
+#: The names of the autograd entries a submission used, in the order it used them.
+USED: list[str] = []
+
+
+class AutogradRefused(BaseException):
+    """Raised by a guarded autograd entry (a BaseException, so that ``except Exception`` in the
+    submission lets it through)."""
+
+
+_prepared = False
+
+
+def _refuse(name: str) -> None:
+    USED.append(name)
+    raise AutogradRefused(f"{name} is torch's automatic differentiation: gradients must be derived by hand")
+
+
+def _guard(name: str) -> Callable:
+    def guard(*args, **kwargs):
+        _refuse(name)
+    guard.__name__ = name.rpartition(".")[2]
+    return guard
+
+
+def prepare() -> None:
+    """Import torch for the workers: one thread, grad mode off, autograd's entries guarded. Idempotent."""
+    global _prepared
+    if _prepared:
+        return
+    import torch
+    import torch.autograd.functional
+    import torch.func
+
+    torch.set_num_threads(1)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass  # already set, or parallel work already ran: one thread is what it has
+    torch.set_grad_enabled(False)
+
+    replacements = {
+        (torch.Tensor, "backward"): "Tensor.backward",
+        (torch.Tensor, "requires_grad_"): "Tensor.requires_grad_",
+        (torch.Tensor, "retain_grad"): "Tensor.retain_grad",
+        (torch.autograd, "backward"): "torch.autograd.backward",
+        (torch.autograd, "grad"): "torch.autograd.grad",
+        (torch._C, "_set_grad_enabled"): "torch._C._set_grad_enabled",
+    }
+    for name in ("vjp", "jvp", "jacobian", "hessian", "vhp", "hvp"):
+        replacements[(torch.autograd.functional, name)] = f"torch.autograd.functional.{name}"
+    for name in ("grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "linearize"):
+        replacements[(torch.func, name)] = f"torch.func.{name}"
+    # torch.autograd.Function stays: its backward is one the submission wrote by hand.
+    for (owner, attribute), name in replacements.items():
+        if hasattr(owner, attribute):
+            setattr(owner, attribute, _guard(name))
+
+    real_set_grad_enabled = torch.set_grad_enabled
+
+    class set_grad_enabled:  # noqa: N801 - torch's name, used as a function, a context and a decorator
+        """torch.set_grad_enabled(False) as before; True is refused."""
+
+        def __init__(self, mode: bool):
+            if mode:
+                _refuse("torch.set_grad_enabled(True)")
+            self._inner = real_set_grad_enabled(False)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def __call__(self, fn):
+            return fn
+
+    class enable_grad:  # noqa: N801 - torch's name
+        """torch.enable_grad, as a context or a decorator: refused."""
+
+        def __init__(self, *args, **kwargs):
+            _refuse("torch.enable_grad")
+
+    for owner in (torch, torch.autograd, torch.autograd.grad_mode):
+        owner.set_grad_enabled = set_grad_enabled
+        owner.enable_grad = enable_grad
+
+    # tensor.requires_grad = True: the attribute's setter, on the Python class that every tensor is.
+    getter = torch._C.TensorBase.requires_grad.__get__
+
+    def set_requires_grad(self, value):
+        if value:
+            _refuse("Tensor.requires_grad = True")
+
+    torch.Tensor.requires_grad = property(getter, set_requires_grad)
+    _prepared = True
+
+
+def is_tensor(value: Any) -> bool:
+    """Whether ``value`` is a torch tensor (without importing torch where it is not loaded)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
+def to_numpy(value: Any) -> np.ndarray:
+    """A result tensor as a NumPy array of its own dtype.
+
+    Raises:
+      AutogradRefused: the tensor requires grad or came from autograd's graph (``grad_fn``).
+    """
+    if value.requires_grad or value.grad_fn is not None:
+        _refuse("a result tensor that requires grad")
+    return value.detach().cpu().resolve_conj().resolve_neg().numpy()
+
+
+def tensors(tree: Any) -> Any:
+    """A case's arguments with every array a float64 (int64) tensor of its own memory."""
+    import torch
+
+    if isinstance(tree, np.ndarray):
+        return torch.from_numpy(np.array(tree))
+    if isinstance(tree, dict):
+        return {k: tensors(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return [tensors(v) for v in tree]
+    return tree
+
+
+@functools.lru_cache(maxsize=1)
+def installed() -> bool:
+    """Whether torch can be imported here (looked up, not imported)."""
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None

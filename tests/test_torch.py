@@ -1,0 +1,183 @@
+"""PyTorch tensors as an array library, with torch's autograd refused: mlp2 and the worked example's own code."""
+
+import textwrap
+
+import pytest
+
+import bpgrade
+from bpgrade.gradebook import Gradebook
+from bpgrade.grader import grade
+from bpgrade.submissions import collect
+
+torch = pytest.importorskip("torch")
+
+# The worked example's backward pass, in torch, by hand: gradients stored in .g.
+WORKED = '''
+import torch
+
+
+def lin(x, w, b):
+    return x @ w + b
+
+
+def forward_and_backward(x, y, params):
+    x = torch.from_numpy(x)
+    y = torch.from_numpy(y)
+    w1, b1, w2, b2 = (torch.from_numpy(params[k]) for k in ("w1", "b1", "w2", "b2"))
+    l1 = lin(x, w1, b1)
+    l2 = l1.clamp_min(0.)
+    out = lin(l2, w2, b2)
+    diff = out - y
+    loss = diff.pow(2).mean()
+    diff.g = 2. * diff / diff.numel()
+    out.g = diff.g
+    l2.g = out.g @ w2.t()
+    w2.g = l2.t() @ out.g
+    b2.g = out.g.sum(0)
+    l1.g = l2.g * (l1 > 0).float()
+    w1.g = x.t() @ l1.g
+    b1.g = l1.g.sum(0)
+    x.g = l1.g @ w1.t()
+    return {"w1": w1.g, "b1": b1.g, "w2": w2.g, "b2": b2.g, "x": x.g}
+
+
+def grad_w1(x, y, params):
+    return forward_and_backward(x, y, params)["w1"]
+
+
+def grad_b1(x, y, params):
+    return forward_and_backward(x, y, params)["b1"]
+
+
+def grad_w2(x, y, params):
+    return forward_and_backward(x, y, params)["w2"]
+
+
+def grad_b2(x, y, params):
+    return forward_and_backward(x, y, params)["b2"]
+
+
+def grad_x(x, y, params):
+    return forward_and_backward(x, y, params)["x"]
+'''
+
+AUTOGRAD = '''
+import torch
+
+
+def _grads(x, y, params):
+    t = {k: torch.tensor(v) for k, v in params.items()}
+    x = torch.tensor(x)
+    {setup}
+    out = torch.relu(x @ t["w1"] + t["b1"]) @ t["w2"] + t["b2"]
+    loss = ((out - torch.tensor(y)) ** 2).mean()
+    {route}
+
+
+def grad_w1(x, y, params):
+    return _grads(x, y, params)
+
+
+grad_b1 = grad_w2 = grad_b2 = grad_x = grad_w1
+'''
+
+ROUTES = {
+    "Tensor.backward": ('t["w1"].requires_grad = False', 'loss.backward()\n    return t["w1"].grad'),
+    "Tensor.requires_grad_": ('t["w1"].requires_grad_()', 'return x'),
+    "Tensor.requires_grad = True": ('t["w1"].requires_grad = True', 'return x'),
+    "torch.autograd.grad": ('pass', 'return torch.autograd.grad(loss, [t["w1"]])[0]'),
+    "torch.autograd.backward": ('pass', 'torch.autograd.backward([loss])\n    return x'),
+    "torch.autograd.functional.jacobian": (
+        'pass', 'return torch.autograd.functional.jacobian(lambda w: (x @ w).sum(), t["w1"])'),
+    "torch.enable_grad": ('ctx = torch.enable_grad()', 'return x'),
+    "torch.set_grad_enabled(True)": ('torch.set_grad_enabled(True)', 'return x'),
+    "torch._C._set_grad_enabled": ('torch._C._set_grad_enabled(True)', 'return x'),
+    "torch.func.grad": ('pass', 'return torch.func.grad(lambda w: (x @ w).sum())(t["w1"])'),
+    "torch.func.vjp": ('pass', 'return torch.func.vjp(lambda w: (x @ w).sum(), t["w1"])[1](torch.tensor(1.0))[0]'),
+    "a result tensor that requires grad": ('pass', 'return torch.zeros(x.shape[1], 1, dtype=torch.float64, '
+                                                     'requires_grad=True)'),
+}
+
+
+def submit(tmp_path, source, name="sub.py"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(source))
+    return bpgrade.check("mlp2", path)
+
+
+def test_the_worked_example_in_torch_passes_mlp2(tmp_path):
+    report = submit(tmp_path, WORKED)
+    assert report.status == "ok" and report.score == 5, report
+
+
+def test_the_same_with_loss_backward_is_forbidden(tmp_path):
+    source = WORKED.replace("    diff.g = 2. * diff / diff.numel()",
+                            "    for p in (w1, b1, w2, b2):\n        p.requires_grad_()\n    loss.backward()\n"
+                            "    diff.g = 2. * diff / diff.numel()")
+    report = submit(tmp_path, source)
+    assert report.status == "forbidden" and report.score == 0
+    assert "Tensor.requires_grad_" in report.message and "automatic differentiation" in report.message
+
+
+@pytest.fixture(scope="module")
+def routes(tmp_path_factory):
+    """Every route graded in one batch (one fork server, which loads torch once)."""
+    folder = tmp_path_factory.mktemp("routes")
+    for i, (setup, returns) in enumerate(ROUTES.values()):
+        (folder / f"route{i}.py").write_text(AUTOGRAD.replace("{setup}", setup).replace("{route}", returns))
+    with Gradebook(folder / "book.db") as book:
+        grade("mlp2", collect([folder]), book)
+        reports = {r.submission: r for r in book.reports()}
+    return {route: reports[f"route{i}"] for i, route in enumerate(ROUTES)}
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_each_route_into_autograd_is_forbidden_with_its_name(routes, route):
+    report = routes[route]
+    assert report.status == "forbidden", (route, report.status, report.message)
+    assert route in report.message and report.score == 0
+
+
+def test_an_autograd_call_in_a_left_out_cell_does_not_count(tmp_path):
+    import json
+
+    cells = [WORKED, "import numpy as np\nx = np.ones((2, 3))\nloss = forward_and_backward\nloss.backward()"]
+    notebook = {"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+                "cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                           "source": cell} for cell in cells]}
+    (tmp_path / "nb.ipynb").write_text(json.dumps(notebook))
+    report = bpgrade.check("mlp2", tmp_path / "nb.ipynb")
+    assert report.status == "ok" and report.score == 5, report
+
+
+def test_numpy_submissions_of_a_torch_pack_do_not_load_torch(tmp_path):
+    from conftest import REFERENCE
+
+    report = bpgrade.check("mlp2", REFERENCE)
+    assert report.score == 5 and "torch" not in REFERENCE.read_text()
+
+
+def test_a_float32_tensor_result_is_diagnosed_as_precision(tmp_path):
+    single = (WORKED.replace("x = torch.from_numpy(x)", "x = torch.from_numpy(x).float()")
+              .replace("(torch.from_numpy(params[k])", "(torch.from_numpy(params[k]).float()")
+              .replace("y = torch.from_numpy(y)", "y = torch.from_numpy(y).float()"))
+    report = submit(tmp_path, single)
+    assert report.status == "ok" and report.score < 5
+    assert {r.diagnosis.code for r in report.targets if not r.passed} == {"precision"}
+
+
+def test_the_memory_limit_still_holds_with_torch_loaded(tmp_path):
+    hog = "def grad_w1(x, y, params):\n    torch.ones(400_000_000, dtype=torch.float64)\n"
+    report = submit(tmp_path, WORKED.replace("def grad_w1(x, y, params):\n", hog))
+    w1 = {r.name: r for r in report.targets}["w1"]
+    assert not w1.passed and w1.diagnosis.code == "memory", w1
+    assert report.score == 4
+
+
+def test_without_torch_installed_a_torch_submission_is_told_how_to_install_it(tmp_path, monkeypatch):
+    from bpgrade import _torch
+
+    monkeypatch.setattr(_torch, "installed", lambda: False)
+    report = submit(tmp_path, WORKED)
+    assert report.status == "error" and "pip install 'bpgrade[torch]'" in report.message
+    assert report.message.count("\n") == 0
