@@ -252,6 +252,7 @@ def _call_cases(fn: Callable, files: Collection[str | None], cases, records: lis
         failed: dict | None = None
         try:
             returned = fn(*args)
+            _torch.check_grad_mode()
             kept = []
             for record, key, nested in records:
                 try:

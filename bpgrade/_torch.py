@@ -32,6 +32,8 @@ class AutogradRefused(BaseException):
 
 
 _prepared = False
+#: torch._C._set_grad_enabled itself, kept before it is guarded.
+_real_set_grad_enabled: Callable[[bool], None] | None = None
 
 
 def _refuse(name: str) -> None:
@@ -52,7 +54,9 @@ def prepare() -> None:
     if _prepared:
         return
     import torch
+    import torch.autograd.forward_ad
     import torch.autograd.functional
+    import torch.autograd.variable
     import torch.func
 
     torch.set_num_threads(1)
@@ -61,6 +65,8 @@ def prepare() -> None:
     except RuntimeError:
         pass  # already set, or parallel work already ran: one thread is what it has
     torch.set_grad_enabled(False)
+    global _real_set_grad_enabled
+    _real_set_grad_enabled = torch._C._set_grad_enabled
 
     replacements = {
         (torch.Tensor, "backward"): "Tensor.backward",
@@ -74,6 +80,13 @@ def prepare() -> None:
         replacements[(torch.autograd.functional, name)] = f"torch.autograd.functional.{name}"
     for name in ("grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "linearize"):
         replacements[(torch.func, name)] = f"torch.func.{name}"
+    # Forward mode needs no grad mode: its dual numbers are refused where they are made.
+    for name in ("dual_level", "make_dual", "unpack_dual"):
+        replacements[(torch.autograd.forward_ad, name)] = f"torch.autograd.forward_ad.{name}"
+    for name in ("_make_dual", "_unpack_dual", "_set_fwd_grad_enabled", "_enter_dual_level"):
+        replacements[(torch._C, name)] = f"torch._C.{name}"
+    # The engine that runs every backward pass, reached directly.
+    torch.autograd.variable.Variable._execution_engine = _RefusedEngine()
     # torch.autograd.Function stays: its backward is one the submission wrote by hand.
     for (owner, attribute), name in replacements.items():
         if hasattr(owner, attribute):
@@ -117,6 +130,21 @@ def prepare() -> None:
 
     torch.Tensor.requires_grad = property(getter, set_requires_grad)
     _prepared = True
+
+
+class _RefusedEngine:
+    """Stands for torch's autograd engine: any use of it is refused."""
+
+    def __getattr__(self, name: str):
+        _refuse("the autograd engine")
+
+
+def check_grad_mode() -> None:
+    """Record grad mode found on after a submission's code ran (turned on by a route no guard
+    knows), and turn it off again."""
+    if _real_set_grad_enabled is not None and sys.modules["torch"].is_grad_enabled():
+        USED.append("grad mode turned on")
+        _real_set_grad_enabled(False)
 
 
 def is_tensor(value: Any) -> bool:

@@ -38,7 +38,10 @@ SHOWN_KINDS = frozenset(name for name, value in vars(builtins).items()
 AUTOGRAD_NAMES = frozenset({
     "Tensor.backward", "Tensor.requires_grad_", "Tensor.retain_grad", "Tensor.requires_grad = True",
     "torch.autograd.backward", "torch.autograd.grad", "torch._C._set_grad_enabled", "torch.set_grad_enabled(True)",
-    "torch.enable_grad", "a result tensor that requires grad",
+    "torch.enable_grad", "a result tensor that requires grad", "grad mode turned on",
+    *(f"torch.autograd.forward_ad.{n}" for n in ("dual_level", "make_dual", "unpack_dual")),
+    "torch._C._make_dual", "torch._C._unpack_dual", "torch._C._set_fwd_grad_enabled", "torch._C._enter_dual_level",
+    "the autograd engine",
     *(f"torch.autograd.functional.{n}" for n in ("vjp", "jvp", "jacobian", "hessian", "vhp", "hvp")),
     *(f"torch.func.{n}" for n in ("grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "linearize")),
 })

@@ -11,6 +11,7 @@ gradebook, exports or the network.
 """
 
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -37,6 +38,7 @@ HOSTILE = sorted((SUBMISSIONS / "hostile").glob("*.py"))
 GOOD = sorted((SUBMISSIONS / "mlp2").glob("good_*.py"))
 WRONG = [MISTAKES[0], MISTAKES[4], MISTAKES[8]]
 LANDLOCK = _confine.landlock_abi() > 0
+TORCH = importlib.util.find_spec("torch") is not None
 MODES = ["invoking user", "unprivileged user"]
 
 TOKEN = "tok-" + hashlib.sha256(os.urandom(16)).hexdigest()[:24]
@@ -108,6 +110,14 @@ def write_batch(batch: Path, private: Path, token: Path, db: Path, ports: tuple[
         f'"""Runs the reference solution from where it lies. EXPECT: any, no credit"""\n'
         f"try:\n    exec(open({str(REFERENCE)!r}).read())\nexcept OSError:\n    pass\n")
     (batch / "peer.py").write_text(f"# {PEER_MARKER}\n" + reference)
+    if TORCH:
+        # Tensors by hand load torch in the fork server; torch's autograd is refused, in both modes.
+        from test_torch import WORKED
+
+        (batch / "torch_worked.py").write_text(WORKED)
+        (batch / "torch_backward.py").write_text(WORKED.replace(
+            "    diff.g = 2. * diff / diff.numel()",
+            "    w1.requires_grad = True\n    loss.backward()\n    diff.g = 2. * diff / diff.numel()"))
     (batch / "steals_secrets.py").write_text(
         '"""Reads the grader\'s secrets: a file of its user, its environment, a peer\'s source. '
         'EXPECT: ok, no credit"""\nimport os\n\n'
@@ -232,6 +242,15 @@ def test_each_hostile_submission_is_contained(graded, name):
     assert len(record["targets"]) == 5
     assert "output" not in record
     assert len(graded["printed"][name]) <= 4100
+
+
+@pytest.mark.skipif(not TORCH, reason="torch is not installed")
+def test_torch_tensors_by_hand_pass_and_torch_autograd_is_forbidden(graded):
+    records = graded["records"]
+    assert records["torch_worked"]["status"] == "ok" and records["torch_worked"]["score"] == 5.0, \
+        records["torch_worked"]
+    assert records["torch_backward"]["status"] == "forbidden" and records["torch_backward"]["score"] == 0.0
+    assert "Tensor.requires_grad = True" in records["torch_backward"]["message"]
 
 
 def test_each_record_says_how_its_worker_was_isolated(graded):

@@ -92,8 +92,13 @@ ROUTES = {
     "torch.enable_grad": ('ctx = torch.enable_grad()', 'return x'),
     "torch.set_grad_enabled(True)": ('torch.set_grad_enabled(True)', 'return x'),
     "torch._C._set_grad_enabled": ('torch._C._set_grad_enabled(True)', 'return x'),
+    "torch._C._set_fwd_grad_enabled": ('torch._C._set_fwd_grad_enabled(True)', 'return x'),
+    "the autograd engine": ('pass', 'torch.autograd.variable.Variable._execution_engine.run_backward('
+                                    '(loss,), (torch.tensor(1.0),), False, False, (), False, False)\n    return x'),
     "torch.func.grad": ('pass', 'return torch.func.grad(lambda w: (x @ w).sum())(t["w1"])'),
     "torch.func.vjp": ('pass', 'return torch.func.vjp(lambda w: (x @ w).sum(), t["w1"])[1](torch.tensor(1.0))[0]'),
+    "torch.autograd.forward_ad.dual_level": (
+        'import torch.autograd.forward_ad as fwAD', 'with fwAD.dual_level():\n        return x'),
     "a result tensor that requires grad": ('pass', 'return torch.zeros(x.shape[1], 1, dtype=torch.float64, '
                                                      'requires_grad=True)'),
 }
@@ -181,3 +186,13 @@ def test_without_torch_installed_a_torch_submission_is_told_how_to_install_it(tm
     report = submit(tmp_path, WORKED)
     assert report.status == "error" and "pip install 'bpgrade[torch]'" in report.message
     assert report.message.count("\n") == 0
+
+
+def test_grad_mode_turned_on_by_a_route_no_guard_knows_is_caught_after_the_call():
+    import subprocess
+    import sys
+
+    code = ("from bpgrade import _torch; _torch.prepare(); _torch._real_set_grad_enabled(True); "
+            "_torch.check_grad_mode(); import torch; print(_torch.USED, torch.is_grad_enabled())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "['grad mode turned on'] False", out.stderr
