@@ -35,6 +35,9 @@ DEFAULT_FORBIDDEN = ("jax", "jaxlib", "torch", "autograd", "tensorflow", "keras"
 Shape = tuple[str | int, ...]
 #: What submissions may compute with; the first of a pack's gives the arguments' type.
 ARRAY_LIBRARIES = ("numpy", "torch")
+#: The precision a pack expects of results, and its default (rtol, atol): float64, or float32 (torch's
+#: default dtype: about 1e-7 per operation, 1e-5 after the sums of a small network, with room).
+PRECISIONS = {"float64": (1e-9, 1e-12), "float32": (1e-4, 1e-6)}
 #: How a result's shape must match: exactly, or once axes of size 1 are dropped.
 SHAPE_POLICIES = ("exact", "squeeze")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -251,7 +254,7 @@ class _Validator:
         data = self.mapping(data, "")
         known = {"name", "title", "dims", "inputs", "params", "network", "model", "targets", "cases", "tolerance",
                  "timeout", "forbidden_modules", "mistakes", "harness", "modules", "display_only", "allowed_modules",
-                 "module", "shape", "array_library"}
+                 "module", "shape", "array_library", "precision"}
         for key in data:
             if key not in known:
                 raise self.fail(str(key), f"one of the keys {', '.join(sorted(known))}", key)
@@ -339,7 +342,7 @@ class _Validator:
             targets=self.targets(data["targets"], [n for n in [*inputs, *params, *taps] if n not in integers],
                                  headings, harness_functions(harness) if harness else None, shape),
             cases=cases,
-            tolerance=self.tolerance(data.get("tolerance", {})),
+            tolerance=self.tolerance(data.get("tolerance", {}), self.precision(data.get("precision", "float64"))),
             timeout=self.number(data.get("timeout", 10), "timeout", positive=True),
             forbidden_modules=tuple(forbidden),
             mistakes=mistakes,
@@ -615,12 +618,19 @@ class _Validator:
                                           positive=True),
         )
 
-    def tolerance(self, value: Any) -> Tolerance:
+    def precision(self, value: Any) -> str:
+        if value not in PRECISIONS:
+            raise self.fail("precision", f"one of {', '.join(PRECISIONS)}", value)
+        return value
+
+    def tolerance(self, value: Any, precision: str = "float64") -> Tolerance:
+        """The tolerance; its defaults are those of the pack's ``precision``."""
         if not isinstance(value, dict) or set(value) - {"rtol", "atol"}:
             raise self.fail("tolerance", "a mapping with the keys rtol and atol", value)
+        rtol, atol = PRECISIONS[precision]
         return Tolerance(
-            rtol=self.number(value.get("rtol", 1e-9), "tolerance.rtol", positive=True),
-            atol=self.number(value.get("atol", 1e-12), "tolerance.atol", positive=True),
+            rtol=self.number(value.get("rtol", rtol), "tolerance.rtol", positive=True),
+            atol=self.number(value.get("atol", atol), "tolerance.atol", positive=True),
         )
 
 

@@ -196,3 +196,24 @@ def test_grad_mode_turned_on_by_a_route_no_guard_knows_is_caught_after_the_call(
             "_torch.check_grad_mode(); import torch; print(_torch.USED, torch.is_grad_enabled())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "['grad mode turned on'] False", out.stderr
+
+
+def test_a_float32_pack_passes_float32_results(tmp_path):
+    import shutil
+
+    from bpgrade.packs import SHIPPED_DIR
+
+    pack = shutil.copytree(SHIPPED_DIR / "mlp2", tmp_path / "mlp2-32")
+    yaml = pack / "exercise.yaml"
+    text = yaml.read_text()
+    yaml.write_text(text[:text.index("tolerance:")] + "precision: float32\n" + text[text.index("timeout:"):])
+    loaded = bpgrade.load_pack(pack)
+    assert (loaded.tolerance.rtol, loaded.tolerance.atol) == (1e-4, 1e-6)
+    single = (WORKED.replace("x = torch.from_numpy(x)", "x = torch.from_numpy(x).float()")
+              .replace("(torch.from_numpy(params[k])", "(torch.from_numpy(params[k]).float()")
+              .replace("y = torch.from_numpy(y)", "y = torch.from_numpy(y).float()"))
+    (tmp_path / "single.py").write_text(single)
+    assert bpgrade.check(loaded, tmp_path / "single.py").score == 5
+    # A real mistake is still far outside float32's tolerance.
+    (tmp_path / "wrong.py").write_text(single.replace("diff.g = 2. * diff", "diff.g = 1. * diff"))
+    assert bpgrade.check(loaded, tmp_path / "wrong.py").score == 0
