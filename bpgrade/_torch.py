@@ -65,6 +65,10 @@ def prepare() -> None:
     except RuntimeError:
         pass  # already set, or parallel work already ran: one thread is what it has
     torch.set_grad_enabled(False)
+    # Torch reads /proc/cpuinfo on its first operations: here, where it may, not in a worker
+    # that may not (it would print an error into the submission's output).
+    torch.backends.cpu.get_cpu_capability()
+    (torch.ones(8, 8, dtype=torch.float64) @ torch.ones(8, 8, dtype=torch.float64)).clamp_min(0).sum()
     global _real_set_grad_enabled
     _real_set_grad_enabled = torch._C._set_grad_enabled
 

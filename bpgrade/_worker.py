@@ -187,7 +187,8 @@ def _by_name(fn: Callable, student: "Student", names: Sequence[str]) -> Callable
 
 class Student:
     """What a harness calls the student's code through: their module's names, where a name
-    they did not define raises :class:`~bpgrade._calls.Missing`."""
+    they did not define raises :class:`~bpgrade._calls.Missing`; a name the harness sets is
+    set in their module."""
 
     def __init__(self, namespace: Mapping[str, Any]):
         self._namespace = namespace
@@ -197,6 +198,13 @@ class Student:
             return self._namespace[name]
         except KeyError:
             raise Missing(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # A course's globals that the harness provides (fast.ai's w1, b1, ...): set where the code finds them.
+        if name == "_namespace":
+            object.__setattr__(self, name, value)
+        else:
+            self._namespace[name] = value
 
 
 def _worker(setup: dict, cases, harness: Mapping[str, Callable] | None, name: str, kind: str, fds: Sequence[int],

@@ -61,7 +61,7 @@ class Program:
 
 
 def read_notebook(path: str | Path, *, run_all: bool = False, max_code: int = DEFAULT_MAX_SOURCE,
-                  functions: Collection[str] = ()) -> Program:
+                  functions: Collection[str] = (), provided: Collection[str] = ()) -> Program:
     """The :class:`Program` of the notebook at ``path`` (a file of at most
     :data:`~bpgrade.submissions.MAX_NOTEBOOK_BYTES`, whose code that runs is at
     most ``max_code`` bytes: outputs do not count) whose graded functions are
@@ -76,7 +76,7 @@ def read_notebook(path: str | Path, *, run_all: bool = False, max_code: int = DE
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise SubmissionError(f"cannot read the notebook: {e}") from None
-    program = parse_notebook(text, run_all=run_all, functions=functions)
+    program = parse_notebook(text, run_all=run_all, functions=functions, provided=provided)
     size = len(program.source().encode())
     if size > max_code:
         raise SubmissionError(f"the notebook runs {size_text(size)} of code; bpgrade runs at most "
@@ -99,8 +99,11 @@ def exported_notebook(source: str) -> str | None:
     return json.dumps({"nbformat": 4, "nbformat_minor": 4, "metadata": {}, "cells": cells})
 
 
-def parse_notebook(text: str, *, run_all: bool = False, functions: Collection[str] = ()) -> Program:
-    """The :class:`Program` of a notebook's JSON text (see :func:`read_notebook`)."""
+def parse_notebook(text: str, *, run_all: bool = False, functions: Collection[str] = (),
+                   provided: Collection[str] = ()) -> Program:
+    """The :class:`Program` of a notebook's JSON text (see :func:`read_notebook`). ``provided``:
+    names a pack's harness sets (a course's globals, such as fast.ai's ``w1``): what would
+    compute them from the notebook's data is not needed."""
     try:
         notebook = json.loads(text)
     except (ValueError, RecursionError) as e:
@@ -133,7 +136,7 @@ def parse_notebook(text: str, *, run_all: bool = False, functions: Collection[st
         raise SubmissionError("the notebook has no code cells: write the gradient functions in code cells")
     statements = [stmt for cell in parsed for stmt in cell.statements]
     try:
-        kept = set(map(id, statements)) if run_all else _needed(statements, functions)
+        kept = set(map(id, statements)) if run_all else _needed(statements, functions, provided)
     except RecursionError:  # functions nested past Python's own limit: run only the definitions
         kept = {id(s) for s in statements if _definition(s)}
     cells, left_out = [], {}
@@ -224,10 +227,11 @@ def _parse_cell(number: int, source: str, run_all: bool) -> _Cell:
         return _Cell(number, "", [], notes + [f"cannot be read as Python ({type(e).__name__}): left out"])
 
 
-def _needed(statements: list[ast.stmt], functions: Collection[str]) -> set[int]:
+def _needed(statements: list[ast.stmt], functions: Collection[str], provided: Collection[str] = ()) -> set[int]:
     """The statements (by id) that run: every definition, and every statement that binds or
-    changes a name the graded ``functions`` use, directly or through what they use in turn.
-    A module is not changed by calling it (``np.random.shuffle(i)`` runs only if needed)."""
+    changes a name the graded ``functions`` use, directly or through what they use in turn,
+    but for the ``provided`` names. A module is not changed by calling it
+    (``np.random.shuffle(i)`` runs only if needed)."""
     modules = set().union(*(_assigned(s) for s in statements if isinstance(s, (ast.Import, ast.ImportFrom))))
     binders = [(s, _assigned(s) | (_changed(s) - modules)) for s in statements]
     kept = {id(s) for s in statements if _definition(s)}
@@ -236,7 +240,7 @@ def _needed(statements: list[ast.stmt], functions: Collection[str]) -> set[int]:
     while changed:
         changed = False
         for stmt, binds in binders:
-            if id(stmt) not in followed and binds & wanted:
+            if id(stmt) not in followed and binds & wanted - set(provided):
                 kept.add(id(stmt))
                 followed.add(id(stmt))
                 wanted |= _uses(stmt)
@@ -380,13 +384,16 @@ def _display_only(node: ast.AST) -> bool:
 
 
 def _stub(node: ast.Import | ast.ImportFrom) -> str:
-    """What a display-only import becomes: its names bound to the do-nothing object.
-    (An import that mixes display-only and other modules binds them all to it.)"""
-    if isinstance(node, ast.Import):
-        names = [a.asname or a.name.partition(".")[0] for a in node.names]
-    else:
+    """What a display-only import becomes, on one line: its names bound to the do-nothing
+    object. An import that mixes display-only and other modules (fast.ai's ``import
+    pickle,gzip,torch,matplotlib as mpl``) still imports the others."""
+    if isinstance(node, ast.ImportFrom):
         names = [a.asname or a.name for a in node.names if a.name != "*"]
-    return " = ".join([*names, DISPLAY_STUB]) if names else "pass"
+        return " = ".join([*names, DISPLAY_STUB]) if names else "pass"
+    shown = [a for a in node.names if a.name.partition(".")[0] in DISPLAY_ONLY]
+    kept = [a for a in node.names if a not in shown]
+    parts = ["import " + ", ".join(a.name + (f" as {a.asname}" if a.asname else "") for a in kept)] if kept else []
+    return "; ".join([*parts, " = ".join([*(a.asname or a.name.partition(".")[0] for a in shown), DISPLAY_STUB])])
 
 
 def _apply(segment: _Segments, edits: list[tuple[ast.stmt, str]]) -> str:

@@ -111,8 +111,9 @@ class Pack:
 
     How submissions are run (:mod:`bpgrade.harness` documents the files):
     ``harness`` is the instructor's file that calls a student's code the way
-    the course does (None: each target's function is called directly), and
-    ``harness_names`` the names it reads from the submission; ``modules`` maps
+    the course does (None: each target's function is called directly),
+    ``harness_names`` the names it reads from the submission and
+    ``harness_provides`` those it sets there (a course's globals); ``modules`` maps
     module names to the pack's files that submissions may import;
     ``display_only`` names modules that stand in as doing nothing;
     ``allowed_modules`` installed modules a submission may import besides
@@ -139,6 +140,7 @@ class Pack:
     digest: str = ""
     harness: Path | None = None
     harness_names: tuple[str, ...] = ()
+    harness_provides: tuple[str, ...] = ()
     modules: Mapping[str, Path] = dataclasses.field(default_factory=dict)
     display_only: tuple[str, ...] = ()
     allowed_modules: tuple[str, ...] = ()
@@ -320,7 +322,7 @@ class _Validator:
         shape = data.get("shape", "exact")
         if shape not in SHAPE_POLICIES:
             raise self.fail("shape", f"one of {', '.join(SHAPE_POLICIES)} (every target's, unless it says)", shape)
-        harness, harness_names = self.harness(data.get("harness"), root)
+        harness, harness_names, harness_provides = self.harness(data.get("harness"), root)
         modules = self.modules(data.get("modules", {}), root)
         display_only = self.module_names(data.get("display_only", []), "display_only")
         allowed = self.module_names(data.get("allowed_modules", []), "allowed_modules")
@@ -348,6 +350,7 @@ class _Validator:
             mistakes=mistakes,
             harness=harness,
             harness_names=harness_names,
+            harness_provides=harness_provides,
             modules=modules,
             display_only=display_only,
             allowed_modules=allowed,
@@ -529,15 +532,17 @@ class _Validator:
                                   spec.get("zero", False), spec.get("shape", shape), call, entry))
         return tuple(targets)
 
-    def harness(self, value: Any, root: Path) -> tuple[Path | None, tuple[str, ...]]:
-        """The harness file and the names it reads from the submission (``student.NAME``)."""
+    def harness(self, value: Any, root: Path) -> tuple[Path | None, tuple[str, ...], tuple[str, ...]]:
+        """The harness file, the names it reads from the submission (``student.NAME``) and those it
+        sets there (``student.NAME = ...``)."""
         if value is None:
-            return None, ()
+            return None, (), ()
         path = root / value if isinstance(value, str) else None
         if path is None or not value.endswith(".py") or not path.is_file():
             raise self.fail("harness", "the name of a Python file in the pack's folder (harness.py)", value)
         try:
-            return path, harness_names(path.read_text(encoding="utf-8"))
+            source = path.read_text(encoding="utf-8")
+            return path, harness_names(source), harness_names(source, stored=True)
         except (SyntaxError, ValueError, UnicodeDecodeError) as e:
             raise PackError(str(path), "", "a Python file that compiles", str(e)) from None
 
@@ -640,12 +645,13 @@ def harness_functions(path: Path) -> set[str]:
     return {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
 
 
-def harness_names(source: str) -> tuple[str, ...]:
-    """What a harness reads from the submission: ``student.NAME`` in any function whose
-    first parameter is ``student``."""
+def harness_names(source: str, stored: bool = False) -> tuple[str, ...]:
+    """What a harness reads from the submission (``student.NAME``), or with ``stored`` what it
+    sets there (``student.NAME = ...``: a course's globals)."""
     names = set()
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "student":
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "student" \
+                and isinstance(node.ctx, ast.Store) == stored:
             names.add(node.attr)
     return tuple(sorted(names))
 

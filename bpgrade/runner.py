@@ -105,6 +105,7 @@ class Job:
     harness: str | None = None
     groups: Mapping[str, tuple[tuple[str, Any], ...]] = field(default_factory=dict)
     names: tuple[str, ...] = ()
+    provided: tuple[str, ...] = ()
     arguments: tuple[str, ...] = ()
     modules: Mapping[str, str] = field(default_factory=dict)
     display_only: tuple[str, ...] = ()
@@ -135,6 +136,7 @@ class Job:
             groups={call: tuple((t.name, t.key) for t in pack.targets if t.call == call)
                     for call in dict.fromkeys(t.call for t in pack.targets if t.call)},
             names=pack.harness_names,
+            provided=pack.harness_provides,
             arguments=(*pack.inputs, *(["params"] if pack.params else [])),
             modules={name: path.read_text(encoding="utf-8") for name, path in pack.modules.items()},
             display_only=pack.display_only,

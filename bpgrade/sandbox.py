@@ -306,13 +306,13 @@ class Sandbox:
                 kind, source, static = "package", json.dumps({"files": files}), "\n".join(files.values())
             elif Path(path).suffix == ".ipynb":
                 program = read_notebook(path, run_all=self.job.run_all_cells, max_code=limit,
-                                        functions=list(self.job.needed))
+                                        functions=list(self.job.needed), provided=self.job.provided)
             else:
                 source = static = read_source(path, limit)
                 exported = exported_notebook(source)
                 if exported is not None:
                     program = parse_notebook(exported, run_all=self.job.run_all_cells,
-                                             functions=list(self.job.needed))
+                                             functions=list(self.job.needed), provided=self.job.provided)
             if program is not None:
                 kind, source, static = "notebook", program.to_json(), program.source()
                 notes, left_out = program.notes, program.left_out

@@ -1,11 +1,13 @@
 """Real courses' code, as students write it (tests/submissions/courses), graded by the shipped packs as written."""
 
+import importlib.util
 import json
 import re
 import shutil
 import zipfile
 from pathlib import Path
 
+import pytest
 
 import bpgrade
 
@@ -101,3 +103,13 @@ def test_the_dls_notebook_exported_to_python_is_graded_as_written(tmp_path):
     assert passes_everything(report), report
     # Graded like the notebook: its training loop and its course-era accuracy line were left out.
     assert any("nn_model(X, Y, n_h = 4" in note for note in report.notes)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed")
+def test_the_fastai_lesson_notebook_is_graded_as_submitted():
+    report = bpgrade.check("fastai-backprop", COURSES / "fastai_03_backprop.ipynb")
+    assert passes_everything(report), report
+    # MNIST's cells and the autograd check (loss.backward()) were left out, not run: not forbidden.
+    notes = "\n".join(report.notes)
+    assert "`loss.backward()` (line 2)" in notes and "left out `w1 = torch.randn(m,nh)`" in notes
+    assert "cpuinfo" not in report.output and report.output == ""

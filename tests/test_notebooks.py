@@ -334,3 +334,14 @@ def test_a_name_error_on_a_left_out_line_says_where_and_how_to_run_it(mlp2, tmp_
             "(--run-all runs every code cell)") in w1.message
     assert "(cell 2, line 2: `return eval('SCALE') * x`)" in w1.message
     assert bpgrade.check(mlp2, path, run_all=True).targets[0].message.startswith("grad_w1 returned shape")
+
+
+def test_an_import_mixing_display_only_and_other_modules_still_imports_the_others():
+    import json as _json
+
+    from bpgrade.notebooks import parse_notebook
+
+    notebook = {"nbformat": 4, "cells": [{"cell_type": "code", "source":
+                "import math,matplotlib as mpl,numpy as np\ndef f(): return np.zeros(2) + math.pi"}]}
+    code = parse_notebook(_json.dumps(notebook), functions=["f"]).cells[0][1]
+    assert code.splitlines()[0] == "import math, numpy as np; mpl = __bpgrade_display__"

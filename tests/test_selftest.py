@@ -14,8 +14,8 @@ from bpgrade.errors import PackError
 from conftest import ROOT
 
 DOCS_PACK = Path(__file__).resolve().parent / "packs" / "tanh-mse"
-SHIPPED = ["cs231n-layers", "cs231n-neuralnet", "cs231n-twolayer", "dls-planar", "graph", "layernorm", "mlp-deep",
-           "mlp2", "neuron3", "softmax-ce"]
+SHIPPED = ["cs231n-layers", "cs231n-neuralnet", "cs231n-twolayer", "dls-planar", "fastai-backprop", "graph",
+           "layernorm", "mlp-deep", "mlp2", "neuron3", "softmax-ce"]
 
 
 def run(cmd, env, *args, cwd=None):

@@ -1,0 +1,1 @@
+../../../solutions/fastai-backprop.py
