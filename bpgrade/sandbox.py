@@ -356,6 +356,9 @@ class Sandbox:
             run = running[msg["job"]]
             run.pid = msg["pid"]
             by_pid[run.pid] = run
+            # Its time starts now that it exists: the server may first have loaded torch for it.
+            run.started = time.monotonic()
+            run.deadline = run.started + self.job.limits.wall
         elif "exit" in msg:
             run = by_pid.get(msg["exit"])
             if run is not None and not run.finished:
