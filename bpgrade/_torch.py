@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 import numpy as np
 
@@ -36,7 +36,7 @@ _prepared = False
 _real_set_grad_enabled: Callable[[bool], None] | None = None
 
 
-def _refuse(name: str) -> None:
+def _refuse(name: str) -> NoReturn:
     USED.append(name)
     raise AutogradRefused(f"{name} is torch's automatic differentiation: gradients must be derived by hand")
 
@@ -50,7 +50,7 @@ def _guard(name: str) -> Callable:
 
 def prepare() -> None:
     """Import torch for the workers: one thread, grad mode off, autograd's entries guarded. Idempotent."""
-    global _prepared
+    global _prepared, _real_set_grad_enabled
     if _prepared:
         return
     import torch
@@ -69,7 +69,6 @@ def prepare() -> None:
     # that may not (it would print an error into the submission's output).
     torch.backends.cpu.get_cpu_capability()
     (torch.ones(8, 8, dtype=torch.float64) @ torch.ones(8, 8, dtype=torch.float64)).clamp_min(0).sum()
-    global _real_set_grad_enabled
     _real_set_grad_enabled = torch._C._set_grad_enabled
 
     replacements = {
