@@ -9,6 +9,8 @@ from bpgrade.gradebook import Gradebook
 from bpgrade.grader import grade
 from bpgrade.submissions import collect
 
+from conftest import REFERENCE
+
 torch = pytest.importorskip("torch")
 
 # The worked example's backward pass, in torch, by hand: gradients stored in .g.
@@ -110,37 +112,73 @@ def submit(tmp_path, source, name="sub.py"):
     return bpgrade.check("mlp2", path)
 
 
-def test_the_worked_example_in_torch_passes_mlp2(tmp_path):
-    report = submit(tmp_path, WORKED)
-    assert report.status == "ok" and report.score == 5, report
+FLOAT32 = (WORKED.replace("x = torch.from_numpy(x)", "x = torch.from_numpy(x).float()")
+           .replace("(torch.from_numpy(params[k])", "(torch.from_numpy(params[k]).float()")
+           .replace("y = torch.from_numpy(y)", "y = torch.from_numpy(y).float()"))
+
+#: Submissions graded in one batch with the routes (one fork server, which loads torch once).
+BATCH = {
+    "worked": WORKED,
+    "backward": WORKED.replace("    diff.g = 2. * diff / diff.numel()",
+                               "    for p in (w1, b1, w2, b2):\n        p.requires_grad_()\n    loss.backward()\n"
+                               "    diff.g = 2. * diff / diff.numel()"),
+    "float32": FLOAT32,
+    "memory": WORKED.replace("def grad_w1(x, y, params):\n",
+                             "def grad_w1(x, y, params):\n    torch.ones(400_000_000, dtype=torch.float64)\n"),
+    # NumPy code names no torch (the name is built): the server must not have loaded it for it.
+    "numpy": REFERENCE.read_text() + '\nimport sys\nprint("loaded:", "tor" + "ch" in sys.modules)\n',
+}
 
 
-def test_the_same_with_loss_backward_is_forbidden(tmp_path):
-    source = WORKED.replace("    diff.g = 2. * diff / diff.numel()",
-                            "    for p in (w1, b1, w2, b2):\n        p.requires_grad_()\n    loss.backward()\n"
-                            "    diff.g = 2. * diff / diff.numel()")
-    report = submit(tmp_path, source)
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("torch-batch")
+    for i, (setup, returns) in enumerate(ROUTES.values()):
+        (folder / f"route{i}.py").write_text(AUTOGRAD.replace("{setup}", setup).replace("{route}", returns))
+    for name, source in BATCH.items():
+        (folder / f"{name}.py").write_text(source)
+    with Gradebook(folder / "book.db") as book:
+        grade("mlp2", collect([folder]), book)
+        return {r.submission: r for r in book.reports()}
+
+
+def test_the_worked_example_in_torch_passes_mlp2(graded):
+    assert graded["worked"].status == "ok" and graded["worked"].score == 5, graded["worked"]
+
+
+def test_the_same_with_loss_backward_is_forbidden(graded):
+    report = graded["backward"]
     assert report.status == "forbidden" and report.score == 0
     assert "Tensor.requires_grad_" in report.message and "automatic differentiation" in report.message
 
 
-@pytest.fixture(scope="module")
-def routes(tmp_path_factory):
-    """Every route graded in one batch (one fork server, which loads torch once)."""
-    folder = tmp_path_factory.mktemp("routes")
-    for i, (setup, returns) in enumerate(ROUTES.values()):
-        (folder / f"route{i}.py").write_text(AUTOGRAD.replace("{setup}", setup).replace("{route}", returns))
-    with Gradebook(folder / "book.db") as book:
-        grade("mlp2", collect([folder]), book)
-        reports = {r.submission: r for r in book.reports()}
-    return {route: reports[f"route{i}"] for i, route in enumerate(ROUTES)}
-
-
 @pytest.mark.parametrize("route", ROUTES)
-def test_each_route_into_autograd_is_forbidden_with_its_name(routes, route):
-    report = routes[route]
+def test_each_route_into_autograd_is_forbidden_with_its_name(graded, route):
+    report = graded[f"route{list(ROUTES).index(route)}"]
     assert report.status == "forbidden", (route, report.status, report.message)
     assert route in report.message and report.score == 0
+
+
+def test_a_numpy_submission_beside_torch_ones_passes(graded):
+    # In a batch where others use torch, a NumPy submission's worker may find it loaded; alone, never (below).
+    assert graded["numpy"].score == 5
+
+
+def test_a_numpy_submission_alone_does_not_load_torch(tmp_path):
+    report = submit(tmp_path, BATCH["numpy"])
+    assert report.score == 5 and report.output.strip() == "loaded: False", report.output
+
+
+def test_a_float32_tensor_result_is_diagnosed_as_precision(graded):
+    report = graded["float32"]
+    assert report.status == "ok" and report.score < 5
+    assert {r.diagnosis.code for r in report.targets if not r.passed} == {"precision"}
+
+
+def test_the_memory_limit_still_holds_with_torch_loaded(graded):
+    w1 = {r.name: r for r in graded["memory"].targets}["w1"]
+    assert not w1.passed and w1.diagnosis.code == "memory", w1
+    assert graded["memory"].score == 4
 
 
 def test_an_autograd_call_in_a_left_out_cell_does_not_count(tmp_path):
@@ -153,30 +191,6 @@ def test_an_autograd_call_in_a_left_out_cell_does_not_count(tmp_path):
     (tmp_path / "nb.ipynb").write_text(json.dumps(notebook))
     report = bpgrade.check("mlp2", tmp_path / "nb.ipynb")
     assert report.status == "ok" and report.score == 5, report
-
-
-def test_numpy_submissions_of_a_torch_pack_do_not_load_torch(tmp_path):
-    from conftest import REFERENCE
-
-    report = bpgrade.check("mlp2", REFERENCE)
-    assert report.score == 5 and "torch" not in REFERENCE.read_text()
-
-
-def test_a_float32_tensor_result_is_diagnosed_as_precision(tmp_path):
-    single = (WORKED.replace("x = torch.from_numpy(x)", "x = torch.from_numpy(x).float()")
-              .replace("(torch.from_numpy(params[k])", "(torch.from_numpy(params[k]).float()")
-              .replace("y = torch.from_numpy(y)", "y = torch.from_numpy(y).float()"))
-    report = submit(tmp_path, single)
-    assert report.status == "ok" and report.score < 5
-    assert {r.diagnosis.code for r in report.targets if not r.passed} == {"precision"}
-
-
-def test_the_memory_limit_still_holds_with_torch_loaded(tmp_path):
-    hog = "def grad_w1(x, y, params):\n    torch.ones(400_000_000, dtype=torch.float64)\n"
-    report = submit(tmp_path, WORKED.replace("def grad_w1(x, y, params):\n", hog))
-    w1 = {r.name: r for r in report.targets}["w1"]
-    assert not w1.passed and w1.diagnosis.code == "memory", w1
-    assert report.score == 4
 
 
 def test_without_torch_installed_a_torch_submission_is_told_how_to_install_it(tmp_path, monkeypatch):
@@ -209,11 +223,19 @@ def test_a_float32_pack_passes_float32_results(tmp_path):
     yaml.write_text(text[:text.index("tolerance:")] + "precision: float32\n" + text[text.index("timeout:"):])
     loaded = bpgrade.load_pack(pack)
     assert (loaded.tolerance.rtol, loaded.tolerance.atol) == (1e-4, 1e-6)
-    single = (WORKED.replace("x = torch.from_numpy(x)", "x = torch.from_numpy(x).float()")
-              .replace("(torch.from_numpy(params[k])", "(torch.from_numpy(params[k]).float()")
-              .replace("y = torch.from_numpy(y)", "y = torch.from_numpy(y).float()"))
+    single = FLOAT32
     (tmp_path / "single.py").write_text(single)
     assert bpgrade.check(loaded, tmp_path / "single.py").score == 5
     # A real mistake is still far outside float32's tolerance.
     (tmp_path / "wrong.py").write_text(single.replace("diff.g = 2. * diff", "diff.g = 1. * diff"))
     assert bpgrade.check(loaded, tmp_path / "wrong.py").score == 0
+
+
+def test_a_pack_whose_arguments_are_tensors_says_how_to_install_torch_without_it(tmp_path, monkeypatch):
+    from bpgrade import _torch
+    from bpgrade.errors import BpgradeError
+
+    monkeypatch.setattr(_torch, "installed", lambda: False)
+    (tmp_path / "any.py").write_text("")
+    with pytest.raises(BpgradeError, match=r"fastai-backprop: .* pip install 'bpgrade\[torch\]'"):
+        bpgrade.check("fastai-backprop", tmp_path / "any.py", seed=5)
