@@ -345,7 +345,9 @@ class Sandbox:
             theirs.close()
             os.close(code)
         now = time.monotonic()
-        return _Running(key, slot, job, ours, output, now, now + self.job.limits.wall)
+        # Until the server says it forked the worker (it may first load torch, seconds under load), the
+        # deadline allows for that; then it is the wall-clock limit from the fork.
+        return _Running(key, slot, job, ours, output, now, now + self.job.limits.wall + _START_TIMEOUT)
 
     def _control(self, running: dict[int, _Running], by_pid: dict[int, _Running], free: list[int]) -> None:
         data = self._sock.recv(1 << 16)
