@@ -307,12 +307,8 @@ def _entry(returned: Any, key: Any) -> Any:
 
 def _read(value: Any, nested: bool, arrays: list[np.ndarray]) -> list:
     """One case's result of a target into ``arrays``: its ``[path, index, dtype]`` leaves."""
-    if not nested:
-        out, dtype = to_array(value)
-        arrays.append(out)
-        return [["", len(arrays) - 1, dtype]]
     found = []
-    for path, leaf in leaves(value):
+    for path, leaf in leaves(value) if nested else [("", value)]:
         out, dtype = to_array(leaf)
         arrays.append(out)
         found.append([path, len(arrays) - 1, dtype])

@@ -17,6 +17,7 @@ Imports nothing but NumPy and the standard library until :func:`prepare` runs.
 from __future__ import annotations
 
 import functools
+import importlib
 import sys
 from typing import Any, Callable, NoReturn
 
@@ -30,6 +31,23 @@ class AutogradRefused(BaseException):
     """Raised by a guarded autograd entry (a BaseException, so that ``except Exception`` in the
     submission lets it through)."""
 
+
+#: The entries into autograd that guards replace: (where, attribute); a guard reports
+#: "where.attribute", Tensor's methods as "Tensor.method".
+_GUARDED = (
+    ("Tensor", "backward"), ("Tensor", "requires_grad_"), ("Tensor", "retain_grad"),
+    ("torch.autograd", "backward"), ("torch.autograd", "grad"),
+    *(("torch.autograd.functional", n) for n in ("vjp", "jvp", "jacobian", "hessian", "vhp", "hvp")),
+    *(("torch.func", n) for n in ("grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "linearize")),
+    # Forward mode needs no grad mode: its dual numbers are refused where they are made.
+    *(("torch.autograd.forward_ad", n) for n in ("dual_level", "make_dual", "unpack_dual")),
+    *(("torch._C", n) for n in ("_set_grad_enabled", "_make_dual", "_unpack_dual", "_set_fwd_grad_enabled",
+                                "_enter_dual_level")),
+)
+#: Every name a worker may report (the grader keeps only these: never the submission's words).
+NAMES = frozenset({f"{where}.{attribute}" for where, attribute in _GUARDED}
+                  | {"torch.set_grad_enabled(True)", "torch.enable_grad", "Tensor.requires_grad = True",
+                     "the autograd engine", "a result tensor that requires grad", "grad mode turned on"})
 
 _prepared = False
 #: torch._C._set_grad_enabled itself, kept before it is guarded.
@@ -71,29 +89,13 @@ def prepare() -> None:
     (torch.ones(8, 8, dtype=torch.float64) @ torch.ones(8, 8, dtype=torch.float64)).clamp_min(0).sum()
     _real_set_grad_enabled = torch._C._set_grad_enabled
 
-    replacements = {
-        (torch.Tensor, "backward"): "Tensor.backward",
-        (torch.Tensor, "requires_grad_"): "Tensor.requires_grad_",
-        (torch.Tensor, "retain_grad"): "Tensor.retain_grad",
-        (torch.autograd, "backward"): "torch.autograd.backward",
-        (torch.autograd, "grad"): "torch.autograd.grad",
-        (torch._C, "_set_grad_enabled"): "torch._C._set_grad_enabled",
-    }
-    for name in ("vjp", "jvp", "jacobian", "hessian", "vhp", "hvp"):
-        replacements[(torch.autograd.functional, name)] = f"torch.autograd.functional.{name}"
-    for name in ("grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "linearize"):
-        replacements[(torch.func, name)] = f"torch.func.{name}"
-    # Forward mode needs no grad mode: its dual numbers are refused where they are made.
-    for name in ("dual_level", "make_dual", "unpack_dual"):
-        replacements[(torch.autograd.forward_ad, name)] = f"torch.autograd.forward_ad.{name}"
-    for name in ("_make_dual", "_unpack_dual", "_set_fwd_grad_enabled", "_enter_dual_level"):
-        replacements[(torch._C, name)] = f"torch._C.{name}"
+    # torch.autograd.Function stays: its backward is one the submission wrote by hand.
+    for where, attribute in _GUARDED:
+        owner = torch.Tensor if where == "Tensor" else importlib.import_module(where)
+        if hasattr(owner, attribute):
+            setattr(owner, attribute, _guard(f"{where}.{attribute}"))
     # The engine that runs every backward pass, reached directly.
     torch.autograd.variable.Variable._execution_engine = _RefusedEngine()
-    # torch.autograd.Function stays: its backward is one the submission wrote by hand.
-    for (owner, attribute), name in replacements.items():
-        if hasattr(owner, attribute):
-            setattr(owner, attribute, _guard(name))
 
     real_set_grad_enabled = torch.set_grad_enabled
 

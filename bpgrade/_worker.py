@@ -70,11 +70,10 @@ def main(control_fd: int) -> None:
         importlib.import_module(name)
     _oldnumpy.install()
     harness = _harness_functions(setup["harness"])
-    cases = [(build(case["inputs"], arrays), build(case["params"], arrays)) for case in setup["cases"]]
     if setup["torch"] == "tensors":
         # The pack gives its arguments as tensors: torch is needed by every worker.
         _torch.prepare()
-        cases = [(_torch.tensors(inputs), _torch.tensors(params)) for inputs, params in cases]
+    cases = _cases(setup, setup["cases"], arrays)
     sock = socket.socket(fileno=control_fd)
     lib = _confine.libc()
     abi = _confine.landlock_abi()
@@ -191,7 +190,7 @@ class Student:
     set in their module."""
 
     def __init__(self, namespace: Mapping[str, Any]):
-        self._namespace = namespace
+        object.__setattr__(self, "_namespace", namespace)
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -201,10 +200,7 @@ class Student:
 
     def __setattr__(self, name: str, value: Any) -> None:
         # A course's globals that the harness provides (fast.ai's w1, b1, ...): set where the code finds them.
-        if name == "_namespace":
-            object.__setattr__(self, name, value)
-        else:
-            self._namespace[name] = value
+        self._namespace[name] = value
 
 
 def _worker(setup: dict, cases, harness: Mapping[str, Callable] | None, name: str, kind: str, fds: Sequence[int],
@@ -316,9 +312,7 @@ def run_submission(source: str, filename: str, kind: str, setup: Mapping[str, An
         return
     hidden_setup, arrays = decode(_whole(fds[0]), MAX_SETUP_HEADER, (WIRE_DTYPE, INT_DTYPE))
     os.close(fds[0])
-    hidden_cases = [(build(case["inputs"], arrays), build(case["params"], arrays)) for case in hidden_setup["cases"]]
-    if setup["torch"] == "tensors":
-        hidden_cases = [(_torch.tensors(inputs), _torch.tensors(params)) for inputs, params in hidden_cases]
+    hidden_cases = _cases(setup, hidden_setup["cases"], arrays)
     # A function that failed on a public case is not called again.
     if groups is None:
         again = {name: None if record["missing"] or record["error"] else found[name]
@@ -336,6 +330,14 @@ def run_submission(source: str, filename: str, kind: str, setup: Mapping[str, An
     calls, outputs = call_targets(again, hidden_cases, nested, share, files, groups)
     _send(channel, encode({**calls, "forbidden": sorted(set(blocker.attempts)), "old_numpy": _oldnumpy.USED,
                            "autograd": _torch.USED}, outputs))
+
+
+def _cases(setup: Mapping[str, Any], wire: Sequence[Mapping], arrays: Sequence[Any]) -> list:
+    """The cases of a frame, ``(inputs, params)`` each, as the pack gives them: arrays, or tensors."""
+    cases = [(build(case["inputs"], arrays), build(case["params"], arrays)) for case in wire]
+    if setup["torch"] == "tensors":
+        cases = [(_torch.tensors(inputs), _torch.tensors(params)) for inputs, params in cases]
+    return cases
 
 
 def _whole(fd: int) -> bytes:

@@ -173,7 +173,7 @@ def check(exercise: str | Path | Pack, submission: SubmissionArg, *, seed: int |
             zip_too = " or a .zip of the assignment" if pack.module else ""
             raise SubmissionError(f"{path}: expected a Python file (.py), a notebook (.ipynb){zip_too}")
         # A folder given to check is the submission, wherever in it the package lies.
-        found = (Submission(path.resolve().name, path, module=pack.module) if path.is_dir()
+        found = (Submission(clean_name(path.resolve().name), path, module=pack.module) if path.is_dir()
                  else collect([path], pack.module)[0])
         if found.problem:
             raise SubmissionError(found.problem)

@@ -48,10 +48,10 @@ def find_root(folder: Path, module: str) -> Path | None:
     """The folder, ``folder`` itself or up to :data:`MAX_DEPTH` levels down, that holds the
     module's file; links are never followed."""
     wanted = module_file(module)
-    level, seen = [folder], 0
+    level, looked = [folder], 0
     for _ in range(MAX_DEPTH + 1):
-        seen += len(level)
-        level = level[:max(MAX_FOLDERS - seen + len(level), 0)]
+        level = level[:max(MAX_FOLDERS - looked, 0)]
+        looked += len(level)
         below = []
         for candidate in level:
             try:

@@ -41,6 +41,8 @@ PRECISIONS = {"float64": (1e-9, 1e-12), "float32": (1e-4, 1e-6)}
 #: How a result's shape must match: exactly, or once axes of size 1 are dropped.
 SHAPE_POLICIES = ("exact", "squeeze")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: A module's or a course's dotted name: cs231n.classifiers.fc_net, affine_backward.dx.
+_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 #: A pack's name may also hold hyphens (softmax-ce); tensor and target names may not.
 _PACK_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
@@ -109,7 +111,7 @@ class Pack:
     ``digest`` is the SHA-256 of ``exercise.yaml``: results graded under another
     digest are graded again.
 
-    How submissions are run (:mod:`bpgrade.harness` documents the files):
+    How submissions are run (docs/authoring.md documents the files):
     ``harness`` is the instructor's file that calls a student's code the way
     the course does (None: each target's function is called directly),
     ``harness_names`` the names it reads from the submission and
@@ -322,7 +324,7 @@ class _Validator:
         shape = data.get("shape", "exact")
         if shape not in SHAPE_POLICIES:
             raise self.fail("shape", f"one of {', '.join(SHAPE_POLICIES)} (every target's, unless it says)", shape)
-        harness, harness_names, harness_provides = self.harness(data.get("harness"), root)
+        harness, harness_functions, harness_names, harness_provides = self.harness(data.get("harness"), root)
         modules = self.modules(data.get("modules", {}), root)
         display_only = self.module_names(data.get("display_only", []), "display_only")
         allowed = self.module_names(data.get("allowed_modules", []), "allowed_modules")
@@ -330,7 +332,7 @@ class _Validator:
             if clash := [m for m in names if m.partition(".")[0] in forbidden]:
                 raise self.fail(key, "modules that forbidden_modules does not name", clash[0])
         module = data.get("module")
-        if module is not None and not (isinstance(module, str) and all(_NAME.match(p) for p in module.split("."))):
+        if module is not None and not (isinstance(module, str) and _DOTTED.match(module)):
             raise self.fail("module", "a dotted module name (cs231n.classifiers.fc_net)", module)
         return Pack(
             name=self.pack_name(data["name"]),
@@ -342,7 +344,7 @@ class _Validator:
             model=model,
             network=network,
             targets=self.targets(data["targets"], [n for n in [*inputs, *params, *taps] if n not in integers],
-                                 headings, harness_functions(harness) if harness else None, shape),
+                                 headings, harness_functions if harness else None, shape),
             cases=cases,
             tolerance=self.tolerance(data.get("tolerance", {}), self.precision(data.get("precision", "float64"))),
             timeout=self.number(data.get("timeout", 10), "timeout", positive=True),
@@ -442,9 +444,11 @@ class _Validator:
             else:
                 self.number(bound, key, integer=True)
         low, high = (int(b) if not isinstance(b, str) else b for b in value)
-        least = lambda b: dims[b][0] if isinstance(b, str) else b  # noqa: E731
-        most = lambda b: dims[b][1] if isinstance(b, str) else b  # noqa: E731
-        if least(high) <= most(low):
+
+        def size(bound: int | str, end: int) -> int:  # a dim's smallest (0) or largest (1) size
+            return dims[bound][end] if isinstance(bound, str) else bound
+
+        if size(high, 0) <= size(low, 1):
             raise self.fail(key, "low < high for every size of the dims", value)
         return low, high
 
@@ -499,7 +503,7 @@ class _Validator:
         for name, spec in self.mapping(value, "targets").items():
             key = f"targets.{name}"
             # With a harness, a target may be named as the course names it: affine_backward.dx.
-            if harness is None or not isinstance(name, str) or not all(_NAME.match(p) for p in name.split(".")):
+            if harness is None or not isinstance(name, str) or not _DOTTED.match(name):
                 self.name(name, key)
             spec = {} if spec is None else spec
             if not isinstance(spec, dict) or set(spec) - keys:
@@ -525,32 +529,39 @@ class _Validator:
                 if not isinstance(entry, (str, int)) or isinstance(entry, bool):
                     raise self.fail(f"{key}.key", "a key (text) or an index (integer)", entry)
                 function = spec.get("function", call)
-                if not isinstance(function, str) or not all(_NAME.match(p) for p in function.split(".")):
+                if not isinstance(function, str) or not _DOTTED.match(function):
                     raise self.fail(f"{key}.function", "the name of the student's code (TwoLayerNet.loss)", function)
             targets.append(Target(name, self.number(spec.get("points", 1), f"{key}.points", positive=True), of,
                                   function, self.heading(spec.get("readme"), f"{key}.readme", headings),
                                   spec.get("zero", False), spec.get("shape", shape), call, entry))
         return tuple(targets)
 
-    def harness(self, value: Any, root: Path) -> tuple[Path | None, tuple[str, ...], tuple[str, ...]]:
-        """The harness file, the names it reads from the submission (``student.NAME``) and those it
-        sets there (``student.NAME = ...``)."""
+    def harness(self, value: Any, root: Path
+                ) -> tuple[Path | None, frozenset[str], tuple[str, ...], tuple[str, ...]]:
+        """The harness file (read, never run: it runs in workers), the functions it defines, the
+        names it reads from the submission (``student.NAME``) and those it sets there
+        (``student.NAME = ...``: a course's globals)."""
         if value is None:
-            return None, (), ()
+            return None, frozenset(), (), ()
         path = root / value if isinstance(value, str) else None
         if path is None or not value.endswith(".py") or not path.is_file():
             raise self.fail("harness", "the name of a Python file in the pack's folder (harness.py)", value)
         try:
-            source = path.read_text(encoding="utf-8")
-            return path, harness_names(source), harness_names(source, stored=True)
+            tree = ast.parse(path.read_text(encoding="utf-8"))
         except (SyntaxError, ValueError, UnicodeDecodeError) as e:
             raise PackError(str(path), "", "a Python file that compiles", str(e)) from None
+        reads, stores = set(), set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "student":
+                (stores if isinstance(node.ctx, ast.Store) else reads).add(node.attr)
+        functions = frozenset(node.name for node in tree.body if isinstance(node, ast.FunctionDef))
+        return path, functions, tuple(sorted(reads)), tuple(sorted(stores))
 
     def modules(self, value: Any, root: Path) -> dict[str, Path]:
         found = {}
         for name, file in self.mapping(value, "modules", empty=True).items():
             key = f"modules.{name}"
-            if not isinstance(name, str) or not all(_NAME.match(p) for p in name.split(".")):
+            if not isinstance(name, str) or not _DOTTED.match(name):
                 raise self.fail(key, "a dotted module name (planar_utils, cs231n.im2col)", name)
             if not isinstance(file, str) or not file.endswith(".py") or not (root / file).is_file():
                 raise self.fail(key, "a Python file in the pack's folder", file)
@@ -558,9 +569,7 @@ class _Validator:
         return found
 
     def module_names(self, value: Any, key: str) -> tuple[str, ...]:
-        if not isinstance(value, list) or not all(isinstance(m, str) and m and all(_NAME.match(p)
-                                                                                   for p in m.split("."))
-                                                  for m in value):
+        if not isinstance(value, list) or not all(isinstance(m, str) and _DOTTED.match(m) for m in value):
             raise self.fail(key, "a list of module names", value)
         return tuple(value)
 
@@ -637,23 +646,6 @@ class _Validator:
             rtol=self.number(value.get("rtol", rtol), "tolerance.rtol", positive=True),
             atol=self.number(value.get("atol", atol), "tolerance.atol", positive=True),
         )
-
-
-def harness_functions(path: Path) -> set[str]:
-    """The top-level functions a harness file defines (read, never run: it runs in workers)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    return {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
-
-
-def harness_names(source: str, stored: bool = False) -> tuple[str, ...]:
-    """What a harness reads from the submission (``student.NAME``), or with ``stored`` what it
-    sets there (``student.NAME = ...``: a course's globals)."""
-    names = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "student" \
-                and isinstance(node.ctx, ast.Store) == stored:
-            names.add(node.attr)
-    return tuple(sorted(names))
 
 
 def _headings(readme: Path) -> list[str]:

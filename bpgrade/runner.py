@@ -18,6 +18,7 @@ from typing import Any, Callable, Collection, Mapping, Sequence
 
 import numpy as np
 
+from . import _torch
 from ._calls import MAX_MESSAGE, RETURN_KIND, TIMEOUT_KIND, call_targets
 from ._oldnumpy import REMOVED
 from .cases import Case
@@ -33,19 +34,6 @@ REMOVED_NAMES = (*REMOVED, "reshape(newshape=)")
 SHOWN_KINDS = frozenset(name for name, value in vars(builtins).items()
                         if isinstance(value, type) and issubclass(value, BaseException)) | {RETURN_KIND,
                                                                                              TIMEOUT_KIND}
-
-#: The autograd entries the worker's torch guards may report (bpgrade._torch).
-AUTOGRAD_NAMES = frozenset({
-    "Tensor.backward", "Tensor.requires_grad_", "Tensor.retain_grad", "Tensor.requires_grad = True",
-    "torch.autograd.backward", "torch.autograd.grad", "torch._C._set_grad_enabled", "torch.set_grad_enabled(True)",
-    "torch.enable_grad", "a result tensor that requires grad", "grad mode turned on",
-    *(f"torch.autograd.forward_ad.{n}" for n in ("dual_level", "make_dual", "unpack_dual")),
-    "torch._C._make_dual", "torch._C._unpack_dual", "torch._C._set_fwd_grad_enabled", "torch._C._enter_dual_level",
-    "the autograd engine",
-    *(f"torch.autograd.functional.{n}" for n in ("vjp", "jvp", "jacobian", "hessian", "vhp", "hvp")),
-    *(f"torch.func.{n}" for n in ("grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "linearize")),
-})
-
 
 @dataclass(frozen=True)
 class Limits:
@@ -299,7 +287,7 @@ def result_from_frames(frames: Sequence[tuple[Mapping, Sequence[np.ndarray]]], j
         if used & set(job.forbidden):
             return result("forbidden", forbidden_message(sorted(used & set(job.forbidden))))
         # Names the worker's guards recorded (bpgrade._torch): checked, never the submission's words.
-        autograd = sorted({str(n) for header, _ in frames for n in header.get("autograd") or ()} & AUTOGRAD_NAMES)
+        autograd = sorted({str(n) for header, _ in frames for n in header.get("autograd") or ()} & _torch.NAMES)
         if autograd:
             return result("forbidden", f"uses {', '.join(autograd)}: torch's automatic differentiation earns no "
                                        "credit; the gradients must be derived by hand")

@@ -299,20 +299,19 @@ class Sandbox:
         notes: tuple[str, ...] = ()
         left_out: Mapping[str, str] = {}
         limit, kind = self.job.limits.source, "file"
+        reading = {"run_all": self.job.run_all_cells, "functions": list(self.job.needed), "provided": self.job.provided}
         try:
             program = None
             if self.job.module and is_package(Path(path)):
                 files = read_package(Path(path), self.job.module, limit)
                 kind, source, static = "package", json.dumps({"files": files}), "\n".join(files.values())
             elif Path(path).suffix == ".ipynb":
-                program = read_notebook(path, run_all=self.job.run_all_cells, max_code=limit,
-                                        functions=list(self.job.needed), provided=self.job.provided)
+                program = read_notebook(path, max_code=limit, **reading)
             else:
                 source = static = read_source(path, limit)
                 exported = exported_notebook(source)
                 if exported is not None:
-                    program = parse_notebook(exported, run_all=self.job.run_all_cells,
-                                             functions=list(self.job.needed), provided=self.job.provided)
+                    program = parse_notebook(exported, **reading)
             if program is not None:
                 kind, source, static = "notebook", program.to_json(), program.source()
                 notes, left_out = program.notes, program.left_out
