@@ -182,6 +182,15 @@ class Missing(Exception):
         self.name = name
 
 
+class Stopped(Exception):
+    """Raised where a target reads a name that a notebook's exercise cell did not reach: ``error``
+    is what the cell raised before it."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(str(error))
+        self.error = error
+
+
 #: Said of an error raised outside the student's lines, in a harness's call of their code.
 OUTSIDE = " (in bpgrade's call of your code, not in a line of yours: does it return what the course's interface says?)"
 
@@ -257,8 +266,9 @@ def _call_cases(fn: Callable, files: Collection[str | None], cases, records: lis
             for record, key, nested in records:
                 try:
                     value = returned if key is None else _entry(returned, key)
-                except ReturnError as e:
-                    record.update(error=str(e), error_kind=RETURN_KIND, error_case=index)
+                except (ReturnError, Missing, Stopped) as e:
+                    # One entry of a harness's result (a notebook's name): its target alone fails.
+                    _fail(record, _failure(e, index, files, share, harness), index)
                     continue
                 try:
                     record["outputs"].append(_read(value, nested, arrays))
@@ -266,24 +276,37 @@ def _call_cases(fn: Callable, files: Collection[str | None], cases, records: lis
                 except ReturnError as e:
                     record.update(error=_keyed(str(e), key), error_kind=RETURN_KIND, error_case=index)
             records = kept
-        except Missing as e:
-            failed = ({"missing": True, "error": e.name} if index == 0 else
-                      {"error": f"NameError: {e.name} is not defined", "error_kind": "NameError"})
-        except ReturnError as e:
-            failed = {"error": str(e), "error_kind": RETURN_KIND}
-        except OutOfTime:
-            failed = {"error": f"ran past its share of the time limit ({share:.3g} s)", "error_kind": TIMEOUT_KIND}
         except BaseException as e:  # noqa: BLE001 - student code may raise anything, SystemExit included
-            failed = {"error": describe_exception(e, files, OUTSIDE if harness else ""),
-                      "error_kind": type(e).__name__, "memory": out_of_memory(e)}
+            failed = _failure(e, index, files, share, harness)
         if failed is not None:
             for record, _, _ in records:
-                record.update(failed, error_case=None if failed.get("missing") else index)
-                if failed.get("missing"):
-                    record["outputs"].clear()
+                _fail(record, failed, index)
             return
         if not records:
             return
+
+
+def _failure(e: BaseException, index: int, files: Collection[str | None], share: float | None,
+             harness: bool) -> dict:
+    """What a record says of ``e``, raised on case ``index``."""
+    if isinstance(e, Missing):
+        return ({"missing": True, "error": e.name} if index == 0 else
+                {"error": f"NameError: {e.name} is not defined", "error_kind": "NameError"})
+    if isinstance(e, ReturnError):
+        return {"error": str(e), "error_kind": RETURN_KIND}
+    if isinstance(e, OutOfTime):
+        return {"error": f"ran past its share of the time limit ({share:.3g} s)", "error_kind": TIMEOUT_KIND}
+    if isinstance(e, Stopped):
+        # What the student's cell raised: its own line is quoted.
+        e = e.error
+    return {"error": describe_exception(e, files, OUTSIDE if harness else ""), "error_kind": type(e).__name__,
+            "memory": out_of_memory(e)}
+
+
+def _fail(record: dict, failed: dict, index: int) -> None:
+    record.update(failed, error_case=None if failed.get("missing") else index)
+    if failed.get("missing"):
+        record["outputs"].clear()
 
 
 def _keyed(error: str, key: Any) -> str:

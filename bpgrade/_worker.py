@@ -45,14 +45,13 @@ import types
 from typing import Any, Callable, Mapping, Sequence
 
 from . import _confine, _imports, _oldnumpy, _seccomp, _torch
-from ._calls import Missing, build, call_targets, describe_exception, out_of_memory
+from ._calls import build, call_targets, describe_exception, out_of_memory
+from ._harness import Exercise, Student, by_name, compile_code, harness_functions
 from ._standins import NOTEBOOK_NAMES, DisplayOnly
 from ._wire import INT_DTYPE, WIRE_DTYPE, decode, encode, send_message
 
 #: The descriptor a worker sends its result frames on (and receives the hidden cases on).
 RESULT_FD = 3
-#: The file name a pack's harness runs under: no submission's file can have it, so its lines are never quoted.
-HARNESS_FILE = "<bpgrade harness>"
 #: The largest setup or hidden-cases frame the grader sends.
 MAX_SETUP_HEADER = 64 << 20
 
@@ -69,7 +68,7 @@ def main(control_fd: int) -> None:
     for name in (*_imports.PRELOAD, *setup["allowed"]):
         importlib.import_module(name)
     _oldnumpy.install()
-    harness = _harness_functions(setup["harness"])
+    harness = harness_functions(setup["harness"])
     if setup["torch"] == "tensors":
         # The pack gives its arguments as tensors: torch is needed by every worker.
         _torch.prepare()
@@ -168,41 +167,6 @@ def _sweep(pid: int) -> None:
         pass
 
 
-def _harness_functions(harness: Mapping | None) -> dict[str, Callable] | None:
-    """The functions of a pack's harness (trusted: run here, before any submission), by name."""
-    if harness is None:
-        return None
-    module = types.ModuleType("bpgrade_harness")
-    exec(compile(harness["source"], HARNESS_FILE, "exec", dont_inherit=True), module.__dict__)
-    return {name: getattr(module, name) for name in harness["groups"]}
-
-
-def _by_name(fn: Callable, student: "Student", names: Sequence[str]) -> Callable:
-    """``fn`` called as ``fn(student, x=..., y=..., params=...)`` with a case's positional arguments."""
-    def call(*args):
-        return fn(student, **dict(zip(names, args)))
-    return call
-
-
-class Student:
-    """What a harness calls the student's code through: their module's names, where a name
-    they did not define raises :class:`~bpgrade._calls.Missing`; a name the harness sets is
-    set in their module."""
-
-    def __init__(self, namespace: Mapping[str, Any]):
-        object.__setattr__(self, "_namespace", namespace)
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._namespace[name]
-        except KeyError:
-            raise Missing(name) from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        # A course's globals that the harness provides (fast.ai's w1, b1, ...): set where the code finds them.
-        self._namespace[name] = value
-
-
 def _worker(setup: dict, cases, harness: Mapping[str, Callable] | None, name: str, kind: str, fds: Sequence[int],
             uid: int | None, ruleset: int | None, worker_filter: _seccomp.Filter | None) -> None:
     """The forked worker: confine, run the submission, send its result frames, exit."""
@@ -268,35 +232,36 @@ def run_submission(source: str, filename: str, kind: str, setup: Mapping[str, An
     module.__file__ = filename
     # What Jupyter defines, for a notebook and for the .py it exports to (its magics call get_ipython()).
     module.__dict__.update({name: DisplayOnly() for name in NOTEBOOK_NAMES})
+    deferred, exercise = None, None
     if kind == "notebook":
-        chunks = [(f"cell {number}", code) for number, code in json.loads(source)["cells"]]
+        program = json.loads(source)
+        chunks = [(f"cell {number}", code) for number, code in program["cells"]]
+        deferred = program.get("exercise")
     elif package is not None:
         chunks = list(package.items())
     else:
         chunks = [(filename, source)]
     if package is None:
         sys.modules["submission"] = module
-    for name, code in chunks:
+    later = [(f"cell {number}", code) for number, code in deferred["cells"]] if deferred else []
+    for name, code in chunks + later:
         linecache.cache[name] = (len(code), None, code.splitlines(True), name)
-    files = {name for name, _ in chunks}
+    files = {name for name, _ in chunks + later}
     try:
         if package is not None:
             module = importlib.import_module(setup["module"])
         for name, code in chunks if package is None else ():
-            try:
-                # dont_inherit: compiled as Python compiles a file, without this module's __future__ imports.
-                compiled = compile(code, name, "exec", dont_inherit=True)
-            except (RecursionError, MemoryError) as e:
-                # The parser's own limit, not the submission's memory.
-                raise SyntaxError(f"too deeply nested for Python to compile ({type(e).__name__})") from None
-            exec(compiled, module.__dict__)
+            exec(compile_code(code, name), module.__dict__)
+        if deferred:
+            # Compiled now, run by the harness on each case (Student.run_exercise).
+            exercise = Exercise(deferred["cells"], deferred["steps"], deferred["assigns"])
     except BaseException as e:  # noqa: BLE001 - a submission may raise anything while importing
         header["import_error"] = describe_exception(e, files)
         header["memory"] = out_of_memory(e)
     groups = setup["harness"]["groups"] if harness is not None else None
     if harness is not None:
-        student = Student(module.__dict__)
-        found = {group: _by_name(fn, student, setup["harness"]["arguments"]) for group, fn in harness.items()}
+        student = Student(module.__dict__, exercise)
+        found = {group: by_name(fn, student, setup["harness"]["arguments"]) for group, fn in harness.items()}
     else:
         found = {name: module.__dict__.get(function) for name, function in functions.items()}
         found = {name: fn if callable(fn) else None for name, fn in found.items()}

@@ -50,18 +50,43 @@ class Program:
     cells: tuple[tuple[int, str], ...]
     notes: tuple[str, ...]
     left_out: Mapping[str, str] = field(default_factory=dict)
+    exercise: Exercise | None = None
 
     def source(self) -> str:
         """The code of every cell run, one after the other (for static checks)."""
-        return "\n".join(code for _, code in self.cells)
+        deferred = self.exercise.cells if self.exercise else ()
+        return "\n".join(code for _, code in (*self.cells, *deferred))
 
     def to_json(self) -> str:
-        """The form the worker reads: ``{"cells": [[number, code], ...]}``."""
-        return json.dumps({"cells": [list(cell) for cell in self.cells]})
+        """The form the worker reads: ``{"cells": [[number, code], ...], "exercise": ...}``
+        (see :class:`Exercise`)."""
+        data: dict = {"cells": [list(cell) for cell in self.cells]}
+        if self.exercise is not None:
+            data["exercise"] = {"cells": [list(cell) for cell in self.exercise.cells],
+                                "steps": [list(step) for step in self.exercise.steps],
+                                "assigns": list(self.exercise.assigns)}
+        return json.dumps(data)
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """A notebook's exercise: the cells of statements a pack's harness runs on each case, over
+    the globals it sets (makemore's backprop cell), instead of once among the others.
+
+    ``cells``: ``(cell number, code)``; ``steps``: ``(cell number, first line, last line,
+    names)``, the cells' top-level statements (those that share a line, as one), each with
+    the names it binds or changes, so that a cell that raises halfway still leaves what it
+    computed before; ``assigns``: the names the pack reads from it.
+    """
+
+    cells: tuple[tuple[int, str], ...]
+    steps: tuple[tuple[int, int, int, tuple[str, ...]], ...]
+    assigns: tuple[str, ...]
 
 
 def read_notebook(path: str | Path, *, run_all: bool = False, max_code: int = DEFAULT_MAX_SOURCE,
-                  functions: Collection[str] = (), provided: Collection[str] = ()) -> Program:
+                  functions: Collection[str] = (), provided: Collection[str] = (),
+                  exercise: Collection[str] = ()) -> Program:
     """The :class:`Program` of the notebook at ``path`` (a file of at most
     :data:`~bpgrade.submissions.MAX_NOTEBOOK_BYTES`, whose code that runs is at
     most ``max_code`` bytes: outputs do not count) whose graded functions are
@@ -76,7 +101,7 @@ def read_notebook(path: str | Path, *, run_all: bool = False, max_code: int = DE
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise SubmissionError(f"cannot read the notebook: {e}") from None
-    program = parse_notebook(text, run_all=run_all, functions=functions, provided=provided)
+    program = parse_notebook(text, run_all=run_all, functions=functions, provided=provided, exercise=exercise)
     size = len(program.source().encode())
     if size > max_code:
         raise SubmissionError(f"the notebook runs {size_text(size)} of code; bpgrade runs at most "
@@ -100,10 +125,12 @@ def exported_notebook(source: str) -> str | None:
 
 
 def parse_notebook(text: str, *, run_all: bool = False, functions: Collection[str] = (),
-                   provided: Collection[str] = ()) -> Program:
+                   provided: Collection[str] = (), exercise: Collection[str] = ()) -> Program:
     """The :class:`Program` of a notebook's JSON text (see :func:`read_notebook`). ``provided``:
     names a pack's harness sets (a course's globals, such as fast.ai's ``w1``): what would
-    compute them from the notebook's data is not needed."""
+    compute them from the notebook's data is not needed. ``exercise``: the names that the
+    cell holding a pack's exercise assigns (makemore's ``dlogprobs``, ...): that cell is the
+    program's :class:`Exercise`, and what it reads from the other cells is needed."""
     try:
         notebook = json.loads(text)
     except (ValueError, RecursionError) as e:
@@ -134,11 +161,18 @@ def parse_notebook(text: str, *, run_all: bool = False, functions: Collection[st
         parsed.append(_parse_cell(number, source, run_all))
     if not code_cells:
         raise SubmissionError("the notebook has no code cells: write the gradient functions in code cells")
+    found = _exercise_cells(parsed, exercise) if exercise else []
+    parsed = [cell for cell in parsed if cell not in found]
     statements = [stmt for cell in parsed for stmt in cell.statements]
     try:
-        kept = set(map(id, statements)) if run_all else _needed(statements, functions, provided)
+        # What the exercise reads and does not bind itself comes from the other cells.
+        reads = _free_names([stmt for cell in found for stmt in cell.statements])
+        kept = set(map(id, statements)) if run_all else _needed(statements, {*functions, *reads}, provided)
     except RecursionError:  # functions nested past Python's own limit: run only the definitions
         kept = {id(s) for s in statements if _definition(s)}
+    if exercise:
+        notes.append((found[0].number if found else 0, _exercise_note(found, exercise)))
+        notes += [(cell.number, f"cell {cell.number}: {note}") for cell in found for note in cell.notes]
     cells, left_out = [], {}
     for cell in parsed:
         code, cell_notes, names = cell.running(kept)
@@ -152,7 +186,68 @@ def parse_notebook(text: str, *, run_all: bool = False, functions: Collection[st
     notes = [clean(note) for note in _capped(ordered, _SHOWN_NOTES * 5, "notes")]
     if partly:
         notes.append("only what the graded functions need ran; --run-all runs every code cell")
-    return Program(tuple(cells), tuple(notes), left_out)
+    return Program(tuple(cells), tuple(notes), left_out, _exercise(found, exercise) if exercise else None)
+
+
+def _exercise_cells(parsed: list[_Cell], assigns: Collection[str]) -> list[_Cell]:
+    """The cells that hold the exercise: the one that binds the most of ``assigns`` (of equals,
+    the later, whose values Run All leaves), and the cells beside it that bind others of them,
+    past cells that bind nothing (a cell of ``cmp(...)`` checks), as a student who split the
+    exercise into cells wrote it. None when no cell binds any."""
+    wanted = set(assigns)
+    binds = [set().union(*(_assigned(s) | _changed(s) for s in cell.statements)) for cell in parsed]
+    counts = [len(names & wanted) for names in binds]
+    if not any(counts):
+        return []
+    anchor = max(range(len(parsed)), key=lambda i: (counts[i], i))
+    chosen, covered = {anchor}, binds[anchor] & wanted
+    for step in (1, -1):
+        i = anchor + step
+        while 0 <= i < len(parsed):
+            new = binds[i] & wanted - covered
+            if new:
+                chosen.add(i)
+                covered |= new
+            elif binds[i]:
+                break
+            i += step
+    return [parsed[i] for i in sorted(chosen)]
+
+
+def _exercise_note(found: list[_Cell], assigns: Collection[str]) -> str:
+    if not found:
+        names = ", ".join(list(assigns)[:4]) + (", ..." if len(assigns) > 4 else "")
+        return f"no cell computes any of {names}: the exercise was not found"
+    numbers = [str(cell.number) for cell in found]
+    where = f"cell {numbers[0]}" if len(found) == 1 else f"cells {', '.join(numbers[:-1])} and {numbers[-1]}"
+    return (f"{where}: the exercise, run on each case after bpgrade sets the values it starts from "
+            "(the forward pass's)")
+
+
+def _exercise(found: list[_Cell], assigns: Collection[str]) -> Exercise:
+    """The :class:`Exercise` of its cells: every statement runs, display-only imports made stand-ins."""
+    cells, steps = [], []
+    for cell in found:
+        code, _, _ = cell.running({id(stmt) for stmt in cell.statements})
+        cells.append((cell.number, code))
+        cell_steps: list[tuple[int, int, set[str]]] = []
+        for stmt in cell.statements:
+            # A decorated definition starts at its first decorator.
+            first = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", ()))])
+            names = _assigned(stmt) | _changed(stmt)
+            if cell_steps and first <= cell_steps[-1][1]:  # statements that share a line run as one
+                begin, end, before = cell_steps.pop()
+                cell_steps.append((begin, max(end, stmt.end_lineno), before | names))
+            else:
+                cell_steps.append((first, stmt.end_lineno, names))
+        steps += [(cell.number, begin, end, tuple(sorted(names))) for begin, end, names in cell_steps]
+    return Exercise(tuple(cells), tuple(steps), tuple(assigns))
+
+
+def _free_names(statements: list[ast.stmt]) -> set[str]:
+    """The names statements read and bind nowhere among themselves."""
+    return (set().union(*map(_uses, statements))
+            - set().union(*(_assigned(s) for s in statements)))
 
 
 @dataclass

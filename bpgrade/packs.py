@@ -122,7 +122,8 @@ class Pack:
     NumPy; ``module`` the module of a package submission to load
     (``cs231n.classifiers.fc_net``); ``array_library`` what submissions
     compute with: ``("numpy",)``, or with ``"torch"`` (PyTorch tensors without
-    autograd), the first giving the arguments' type.
+    autograd), the first giving the arguments' type; ``exercise_cell`` the harness function
+    that runs a notebook's cell of statements (:attr:`exercise_names` names what it assigns).
     """
 
     name: str
@@ -148,6 +149,7 @@ class Pack:
     allowed_modules: tuple[str, ...] = ()
     module: str | None = None
     array_library: tuple[str, ...] = ("numpy",)
+    exercise_cell: str | None = None
 
     @property
     def template(self) -> Path:
@@ -161,6 +163,11 @@ class Pack:
     def spec(self) -> str:
         """What names this pack on the command line: its name when it ships, else its folder."""
         return self.name if (SHIPPED_DIR / self.name).resolve() == self.root.resolve() else str(self.root)
+
+    @property
+    def exercise_names(self) -> tuple[str, ...]:
+        """What the notebook's exercise cell assigns: the keys its targets read (``dlogprobs``, ...)."""
+        return tuple(str(t.key) for t in self.targets if self.exercise_cell and t.call == self.exercise_cell)
 
     @property
     def max_score(self) -> float:
@@ -258,7 +265,7 @@ class _Validator:
         data = self.mapping(data, "")
         known = {"name", "title", "dims", "inputs", "params", "network", "model", "targets", "cases", "tolerance",
                  "timeout", "forbidden_modules", "mistakes", "harness", "modules", "display_only", "allowed_modules",
-                 "module", "shape", "array_library", "precision"}
+                 "module", "shape", "array_library", "precision", "exercise_cell"}
         for key in data:
             if key not in known:
                 raise self.fail(str(key), f"one of the keys {', '.join(sorted(known))}", key)
@@ -334,6 +341,10 @@ class _Validator:
         module = data.get("module")
         if module is not None and not (isinstance(module, str) and _DOTTED.match(module)):
             raise self.fail("module", "a dotted module name (cs231n.classifiers.fc_net)", module)
+        exercise_cell = data.get("exercise_cell")
+        if exercise_cell is not None and exercise_cell not in harness_functions:
+            raise self.fail("exercise_cell", "the function of the harness that calls student.run_exercise() "
+                            f"({', '.join(sorted(harness_functions)) or 'the pack has no harness'})", exercise_cell)
         return Pack(
             name=self.pack_name(data["name"]),
             title=title,
@@ -358,6 +369,7 @@ class _Validator:
             allowed_modules=allowed,
             module=module,
             array_library=tuple(libraries),
+            exercise_cell=exercise_cell,
         )
 
     def model(self, value: Any, root: Path, inputs: Mapping[str, Shape | None], params: Mapping[str, Shape | None],
@@ -554,6 +566,7 @@ class _Validator:
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "student":
                 (stores if isinstance(node.ctx, ast.Store) else reads).add(node.attr)
+        reads.discard("run_exercise")  # Student's own, not a name of the submission
         functions = frozenset(node.name for node in tree.body if isinstance(node, ast.FunctionDef))
         return path, functions, tuple(sorted(reads)), tuple(sorted(stores))
 

@@ -80,7 +80,8 @@ class Job:
     ``allowed`` say what the submission may import (:mod:`bpgrade._imports`);
     ``module`` is what of a package submission is loaded. ``torch``: None
     where the pack does not allow PyTorch, else how its arguments are given
-    (``"tensors"`` or ``"numpy"``).
+    (``"tensors"`` or ``"numpy"``). ``exercise``: what a notebook's exercise
+    cell assigns, for the harness to run it (:class:`bpgrade.notebooks.Exercise`).
     """
 
     functions: Mapping[str, str]
@@ -100,6 +101,7 @@ class Job:
     allowed: tuple[str, ...] = ()
     module: str | None = None
     torch: str | None = None
+    exercise: tuple[str, ...] = ()
 
     @property
     def needed(self) -> tuple[str, ...]:
@@ -132,6 +134,7 @@ class Job:
             module=pack.module,
             torch=None if "torch" not in pack.array_library else
             "tensors" if pack.array_library[0] == "torch" else "numpy",
+            exercise=pack.exercise_names,
         )
 
 

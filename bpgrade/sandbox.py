@@ -299,7 +299,8 @@ class Sandbox:
         notes: tuple[str, ...] = ()
         left_out: Mapping[str, str] = {}
         limit, kind = self.job.limits.source, "file"
-        reading = {"run_all": self.job.run_all_cells, "functions": list(self.job.needed), "provided": self.job.provided}
+        reading = {"run_all": self.job.run_all_cells, "functions": list(self.job.needed), "provided": self.job.provided,
+                   "exercise": self.job.exercise}
         try:
             program = None
             if self.job.module and is_package(Path(path)):
