@@ -235,8 +235,11 @@ def _compare_values(function: str, name: str, points: float, cases: Sequence[Cas
     shown = failing[~hidden[failing]]
     hidden_failed = len(failing) - len(shown)
     public = ~hidden
-    summary = (f"max abs error {abs_errors[public].max():.2g}, max rel error {rel_errors[public].max():.2g}"
-               if public.any() else "")
+    summary = f"max abs error {abs_errors[public].max():.2g}" if public.any() else ""
+    # A truth of zeros has no relative error.
+    relative = public & (expected.scale > 0)
+    if relative.any():
+        summary += f", max rel error {rel_errors[relative].max():.2g}"
 
     def result(passed: bool, message: str, diagnosis: Diagnosis | None = None) -> TargetResult:
         return TargetResult(name, passed, points if passed else 0.0, points, message, diagnosis, n,

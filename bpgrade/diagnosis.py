@@ -63,6 +63,9 @@ class Diagnoser:
 
     def missing(self, target: Target, name: str | None = None) -> Diagnosis:
         """``name``: what the pack's harness looked for and did not find (None: the target's function)."""
+        if name is not None and self.pack.exercise_cell and name == target.key:
+            return self._make("missing", target, f"Compute {name} in the exercise's cell (the cell that computes "
+                              "the others); its name must be exactly this one.")
         if name is not None:
             return self._make("missing", target, f"Define {name} in your file, as the course's template does; "
                               f"{target.name} needs it, and its name must be exactly this one.")

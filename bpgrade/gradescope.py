@@ -18,7 +18,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, _torch
 from .errors import BpgradeError, SubmissionError
 from .grader import check
 from .packs import Pack, load_pack
@@ -185,7 +185,7 @@ if [ -z "$PYTHON" ]; then
 fi
 "$PYTHON" -m venv venv
 venv/bin/pip install --quiet --upgrade pip
-venv/bin/pip install --quiet ./bpgrade-src
+venv/bin/pip install --quiet ./bpgrade-src{torch}
 # The image is built only if the pack grades its own reference solution as declared; the
 # self-test also leaves the truth's compiled programs for the graded cases in the image.
 export BPGRADE_CACHE_DIR="$PWD/xla-cache"
@@ -259,7 +259,8 @@ def bundle(exercise: str | Path | Pack, out: str | Path, *, seed: int | None = N
                 z.writestr(info, data)
                 names.append(name)
 
-            add("setup.sh", _SETUP.format(seeds="public" if seed is None else seed).encode(), executable=True)
+            setup = _SETUP.format(seeds="public" if seed is None else seed, torch=_torch_install(pack))
+            add("setup.sh", setup.encode(), executable=True)
             add("run_autograder", _RUN.format(options=options).encode(), executable=True)
             for path, rel in _files(pack.root):
                 add(f"pack/{rel}", path.read_bytes())
@@ -269,6 +270,16 @@ def bundle(exercise: str | Path | Pack, out: str | Path, *, seed: int | None = N
     except OSError as e:
         raise BpgradeError(f"cannot write {out}: {e.strerror}") from None
     return names
+
+
+def _torch_install(pack: Pack) -> str:
+    """The line of setup.sh that installs PyTorch for a pack that allows it: the version tested here,
+    CPU-only (the default build from PyPI brings gigabytes of CUDA libraries the autograder never uses)."""
+    if "torch" not in pack.array_library:
+        return ""
+    version = importlib.metadata.version("torch").partition("+")[0] if _torch.installed() else None
+    pin = f"torch=={version}" if version else "torch"
+    return f"\nvenv/bin/pip install --quiet --index-url https://download.pytorch.org/whl/cpu '{pin}'"
 
 
 def _files(root: Path) -> list[tuple[Path, str]]:

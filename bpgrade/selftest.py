@@ -9,6 +9,12 @@ get (None: no diagnosis), with literals at module level::
     FAILS = ["w1", "b1", "x"]
     DIAGNOSES = {"w1": "relu_mask", "b1": "relu_mask", "x": "relu_mask"}
 
+A wrong solution that differs from the reference by a line or two may be only
+that: ``EDITS = [("old text", "new text"), ...]`` (each old text found exactly
+once in the reference, or in a package pack's module file of it) makes the
+solution the reference so edited, so that a long reference (a notebook's
+exported cells) is not copied into every wrong solution.
+
 Every solution runs in the sandbox like any submission, on several seeds.
 """
 
@@ -40,11 +46,13 @@ DEFAULT_SEEDS = (None, 1, 2)
 @dataclass(frozen=True)
 class Solution:
     """A solution file of a pack's self-test, the targets it must fail (none
-    for the reference) and the diagnosis code of each (None: no diagnosis)."""
+    for the reference), the diagnosis code of each (None: no diagnosis) and,
+    for one written as edits of the reference, those edits."""
 
     path: Path
     fails: frozenset[str]
     diagnoses: Mapping[str, str | None] = field(default_factory=dict)
+    edits: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -127,12 +135,27 @@ def solutions(pack: Pack) -> list[Solution]:
                 or not all(code is None or code in DIAGNOSIS_CODES for code in diagnoses.values())):
             raise PackError(str(path), "DIAGNOSES", "a dict giving each target of FAILS its diagnosis code "
                             f"({', '.join(DIAGNOSIS_CODES)}) or None", diagnoses)
-        found.append(Solution(path, frozenset(fails), diagnoses))
+        edits = declared.get("EDITS", [])
+        if not isinstance(edits, list) or not all(isinstance(e, (list, tuple)) and len(e) == 2
+                                                  and all(isinstance(t, str) for t in e) and e[0] for e in edits):
+            raise PackError(str(path), "EDITS", "a list of (old text, new text) pairs", edits)
+        source = _edited_source(pack, reference) if edits else ""
+        for old, _ in edits:
+            if source.count(old) != 1:
+                raise PackError(str(path), "EDITS", f"old texts found exactly once in the reference "
+                                f"({source.count(old)} times)", old)
+        found.append(Solution(path, frozenset(fails), diagnoses, tuple(map(tuple, edits))))
     return found
 
 
+def _edited_source(pack: Pack, reference: Path) -> str:
+    """The reference's text that a wrong solution's EDITS change: its file, or its package's module file."""
+    path = reference / module_file(pack.module) if reference.resolve().is_dir() else reference
+    return path.read_text(encoding="utf-8")
+
+
 def _declared(path: Path) -> dict[str, object]:
-    """The literals assigned at module level to FAILS and DIAGNOSES (None where not a literal)."""
+    """The literals assigned at module level to FAILS, DIAGNOSES and EDITS (None where not a literal)."""
     try:
         tree = ast.parse(path.read_text(encoding="utf-8"))
     except (SyntaxError, OSError, UnicodeDecodeError) as e:
@@ -140,7 +163,7 @@ def _declared(path: Path) -> dict[str, object]:
     found: dict[str, object] = {}
     for node in tree.body:
         names = [getattr(t, "id", None) for t in node.targets] if isinstance(node, ast.Assign) else []
-        if names in (["FAILS"], ["DIAGNOSES"]):
+        if names in (["FAILS"], ["DIAGNOSES"], ["EDITS"]):
             try:
                 found[names[0]] = ast.literal_eval(node.value)
             except ValueError:
@@ -165,7 +188,7 @@ def run(pack: Pack, seeds: Sequence[int | None] = DEFAULT_SEEDS, *, device: str 
     with tempfile.TemporaryDirectory(prefix="bpgrade-selftest-") as scratch:
         # A pack's own files are trusted: a link among them (a shipped reference solution is one)
         # is followed here, where a submission's would not be.
-        paths = {s.path.stem: _runnable(pack, s.path, files[0].path, Path(scratch)) for s in files}
+        paths = {s.path.stem: _runnable(pack, s, files[0].path, Path(scratch)) for s in files}
         for seed in seeds:
             setup = _Setup.make(pack, seed, device)
             reports = {r.submission: r for r in setup.run_files(paths.items(), Limits.for_pack(pack), jobs)}
@@ -174,14 +197,30 @@ def run(pack: Pack, seeds: Sequence[int | None] = DEFAULT_SEEDS, *, device: str 
                 yield Outcome(pack.name, s, setup.cases[0].seed, failed_targets(pack, report), report)
 
 
-def _runnable(pack: Pack, path: Path, reference: Path, scratch: Path) -> Path:
-    """What runs for a solution: its file; for a package pack, a copy of the reference package
-    (its links resolved: a submission's are refused) with, for a wrong solution, the module's
-    file replaced by it."""
+def _runnable(pack: Pack, solution: Solution, reference: Path, scratch: Path) -> Path:
+    """What runs for a solution: its file (the reference edited, for one written as EDITS); for a
+    package pack, a copy of the reference package (its links resolved: a submission's are
+    refused) with, for a wrong solution, the module's file replaced by it."""
+    path = solution.path
+    text = None
+    if solution.edits:
+        text = _edited_source(pack, reference)
+        for old, new in solution.edits:
+            text = text.replace(old, new)
     if not reference.resolve().is_dir():
-        return path.resolve()
+        if text is None:
+            return path.resolve()
+        # The file keeps the solution's name (reports name it), in a folder of its own.
+        (scratch / "edited").mkdir(exist_ok=True)
+        edited = scratch / "edited" / path.name
+        edited.write_text(text, encoding="utf-8")
+        return edited
     copy = scratch / path.stem
     shutil.copytree(reference.resolve(), copy)
     if path != reference:
-        shutil.copyfile(path, copy / module_file(pack.module))
+        target = copy / module_file(pack.module)
+        if text is None:
+            shutil.copyfile(path, target)
+        else:
+            target.write_text(text, encoding="utf-8")
     return copy

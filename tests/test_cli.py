@@ -86,8 +86,8 @@ def test_output_file(run, tmp_path):
     (["check", ".", "-e", "mlp2"], ". is a folder: check grades one .py or .ipynb file ('bpgrade grade' takes"),
     (["check", REFERENCE.parent.parent / "pyproject.toml", "-e", "mlp2"], "expected a Python file"),
     (["check", REFERENCE, "-e", "mlp9"], "shipped pack (cs231n-layers, cs231n-neuralnet, cs231n-twolayer, "
-                                         "dls-planar, fastai-backprop, graph, layernorm, mlp-deep, mlp2, neuron3, "
-                                         "softmax-ce)"),
+                                         "dls-planar, fastai-backprop, graph, layernorm, makemore-backprop, "
+                                         "mlp-deep, mlp2, neuron3, softmax-ce)"),
     (["check", REFERENCE, "-e", "mlp2", "--device", "tpu"], "no tpu device"),
     (["check", REFERENCE, "-e", "mlp2", "--format", "yaml"], "invalid choice"),
     (["check", REFERENCE, "-e", "mlp2", "--timeout", "-1"], "positive number of seconds"),
@@ -108,7 +108,7 @@ def test_list_shows_the_shipped_packs(run):
     lines = proc.stdout.splitlines()
     assert [line.split()[0] for line in lines] == [
         "cs231n-layers", "cs231n-neuralnet", "cs231n-twolayer", "dls-planar", "fastai-backprop", "graph", "layernorm",
-        "mlp-deep", "mlp2", "neuron3", "softmax-ce"]
+        "makemore-backprop", "mlp-deep", "mlp2", "neuron3", "softmax-ce"]
     assert "(targets: w1, b1, w2, b2, x; 5 points)" in lines[8]
 
 

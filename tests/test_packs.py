@@ -112,8 +112,8 @@ def test_invalid_yaml_is_a_pack_error(tmp_path):
 
 def test_unknown_pack_lists_the_shipped_ones():
     with pytest.raises(PackError, match=r"shipped pack \(cs231n-layers, cs231n-neuralnet, cs231n-twolayer, "
-                                        r"dls-planar, fastai-backprop, graph, layernorm, mlp-deep, mlp2, neuron3, "
-                                        r"softmax-ce\)"):
+                                        r"dls-planar, fastai-backprop, graph, layernorm, makemore-backprop, "
+                                        r"mlp-deep, mlp2, neuron3, softmax-ce\)"):
         bpgrade.load_pack("mlp3")
     with pytest.raises(PackError, match="folder holding exercise.yaml"):
         bpgrade.load_pack("/nonexistent/folder")

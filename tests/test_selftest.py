@@ -1,6 +1,7 @@
 """Pack self-tests through the real command line: every shipped pack, a pack
 written from docs/authoring.md, `bpgrade new`, and self-tests that must fail."""
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,7 +16,7 @@ from conftest import ROOT
 
 DOCS_PACK = Path(__file__).resolve().parent / "packs" / "tanh-mse"
 SHIPPED = ["cs231n-layers", "cs231n-neuralnet", "cs231n-twolayer", "dls-planar", "fastai-backprop", "graph",
-           "layernorm", "mlp-deep", "mlp2", "neuron3", "softmax-ce"]
+           "layernorm", "makemore-backprop", "mlp-deep", "mlp2", "neuron3", "softmax-ce"]
 
 
 def run(cmd, env, *args, cwd=None):
@@ -104,3 +105,20 @@ def test_a_wrong_solution_must_declare_its_failures(tmp_path, fails):
     with pytest.raises(PackError) as info:
         selftest.solutions(bpgrade.load_pack(pack))
     assert info.value.file.endswith("bad.py") and "targets this solution must fail" in str(info.value)
+
+
+@pytest.mark.parametrize("edits, expected", [("[('return p + grad_q(x, y, z)', 'return 0')]", None),
+                                             ("[('no such line', 'x')]", "found exactly once"),
+                                             ("[('return', 'x')]", "found exactly once"),
+                                             ("['return']", "(old text, new text) pairs")])
+def test_a_wrong_solution_may_be_the_reference_edited(tmp_path, edits, expected):
+    pack = shutil.copytree(ROOT / "exercises" / "graph", tmp_path / "graph")
+    (pack / "selftest" / "edited.py").write_text(f"EDITS = {edits}\nFAILS = ['x']\nDIAGNOSES = {{'x': None}}\n")
+    if expected is not None:
+        with pytest.raises(PackError, match=re.escape(expected)):
+            selftest.solutions(bpgrade.load_pack(pack))
+        return
+    found = {s.path.stem: s for s in selftest.solutions(bpgrade.load_pack(pack))}
+    runnable = selftest._runnable(bpgrade.load_pack(pack), found["edited"], found["reference"].path, tmp_path)
+    assert runnable.name == "edited.py" and "return 0" in runnable.read_text()
+    assert "return p + grad_q(x, y, z)" not in runnable.read_text()

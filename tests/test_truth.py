@@ -8,7 +8,9 @@ import pytest
 from jax.test_util import check_grads
 
 from bpgrade import networks, truth
+from bpgrade.cases import generate_cases
 from bpgrade.errors import DeviceError
+from bpgrade.packs import load_pack
 
 TARGETS = ["w1", "b1", "w2", "b2", "x"]
 WANTED = {n: n for n in TARGETS}
@@ -103,3 +105,16 @@ def test_the_command_line_leaves_accelerator_memory_to_others(monkeypatch):
     monkeypatch.setenv("XLA_PYTHON_CLIENT_PREALLOCATE", "true")  # the user's own choice stays
     truth.share_accelerator()
     assert os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] == "true"
+
+
+def test_the_mistake_models_are_compiled_to_the_same_numbers_as_the_truth():
+    # XLA's optimisation level 0 once gave a -inf in the gradient of a max (makemore-backprop's
+    # dlogits, seed 1, case 2): a wrong mistake model is a wrong diagnosis.
+    pack = load_pack("makemore-backprop")
+    case = generate_cases(pack, seed=1)[2]
+    wanted = {t.name: t.of for t in pack.targets}
+    mistake = pack.mistakes[0].model
+    variant = truth.variant_gradients([mistake], wanted, [case])[0][0]
+    exact = truth.gradients(mistake, wanted, [case])[0]
+    for name in wanted:
+        np.testing.assert_allclose(variant[name], exact[name], rtol=1e-12, atol=1e-15, err_msg=name)
