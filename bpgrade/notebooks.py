@@ -170,12 +170,16 @@ def parse_notebook(text: str, *, run_all: bool = False, functions: Collection[st
         kept = set(map(id, statements)) if run_all else _needed(statements, {*functions, *reads}, provided)
     except RecursionError:  # functions nested past Python's own limit: run only the definitions
         kept = {id(s) for s in statements if _definition(s)}
+    # What the exercise needs from other cells but is computed from what the harness sets runs
+    # with it, on each case (a cell's `B = batch_size`): at import, those values are not there yet.
+    prelude = _prelude(statements, kept, provided) if found else []
+    later = {id(stmt) for stmt in prelude}
     if exercise:
-        notes.append((found[0].number if found else 0, _exercise_note(found, exercise)))
+        notes.append((found[0].number if found else 0, _exercise_note(found, exercise, parsed, prelude)))
         notes += [(cell.number, f"cell {cell.number}: {note}") for cell in found for note in cell.notes]
     cells, left_out = [], {}
     for cell in parsed:
-        code, cell_notes, names = cell.running(kept)
+        code, cell_notes, names = cell.running(kept, later)
         notes += [(cell.number, f"cell {cell.number}: {note}") for note in cell_notes]
         left_out.update({name: where for name, where in names.items() if name not in left_out})
         if code.strip():
@@ -186,52 +190,72 @@ def parse_notebook(text: str, *, run_all: bool = False, functions: Collection[st
     notes = [clean(note) for note in _capped(ordered, _SHOWN_NOTES * 5, "notes")]
     if partly:
         notes.append("only what the graded functions need ran; --run-all runs every code cell")
-    return Program(tuple(cells), tuple(notes), left_out, _exercise(found, exercise) if exercise else None)
+    parts = [(cell, [s for s in cell.statements if id(s) in later]) for cell in parsed] + \
+        [(cell, cell.statements) for cell in found]
+    return Program(tuple(cells), tuple(notes), left_out, _exercise(parts, exercise) if exercise else None)
 
 
 def _exercise_cells(parsed: list[_Cell], assigns: Collection[str]) -> list[_Cell]:
     """The cells that hold the exercise: the one that binds the most of ``assigns`` (of equals,
-    the later, whose values Run All leaves), and the cells beside it that bind others of them,
-    past cells that bind nothing (a cell of ``cmp(...)`` checks), as a student who split the
-    exercise into cells wrote it. None when no cell binds any."""
+    the later, whose values Run All leaves), and the cells beside it that bind any of them (a
+    helper name besides), past cells that bind nothing (a cell of ``cmp(...)`` checks), as a
+    student who split the exercise into cells wrote it; a cell that binds only other names (the
+    forward pass, the next exercise's) ends it. None when no cell binds any."""
     wanted = set(assigns)
     binds = [set().union(*(_assigned(s) | _changed(s) for s in cell.statements)) for cell in parsed]
     counts = [len(names & wanted) for names in binds]
     if not any(counts):
         return []
     anchor = max(range(len(parsed)), key=lambda i: (counts[i], i))
-    chosen, covered = {anchor}, binds[anchor] & wanted
+    chosen = {anchor}
     for step in (1, -1):
         i = anchor + step
-        while 0 <= i < len(parsed):
-            new = binds[i] & wanted - covered
-            if new:
+        while 0 <= i < len(parsed) and (counts[i] or not binds[i]):
+            if counts[i]:
                 chosen.add(i)
-                covered |= new
-            elif binds[i]:
-                break
             i += step
     return [parsed[i] for i in sorted(chosen)]
 
 
-def _exercise_note(found: list[_Cell], assigns: Collection[str]) -> str:
+def _exercise_note(found: list[_Cell], assigns: Collection[str], others: list[_Cell],
+                   prelude: list[ast.stmt]) -> str:
     if not found:
         names = ", ".join(list(assigns)[:4]) + (", ..." if len(assigns) > 4 else "")
         return f"no cell computes any of {names}: the exercise was not found"
     numbers = [str(cell.number) for cell in found]
     where = f"cell {numbers[0]}" if len(found) == 1 else f"cells {', '.join(numbers[:-1])} and {numbers[-1]}"
-    return (f"{where}: the exercise, run on each case after bpgrade sets the values it starts from "
-            "(the forward pass's)")
+    note = f"{where}: the exercise, run on each case after bpgrade sets the values it starts from (the forward pass's)"
+    ids = {id(stmt) for stmt in prelude}
+    before = list(dict.fromkeys(f"cell {cell.number}, line {stmt.lineno}" for cell in others
+                                for stmt in cell.statements if id(stmt) in ids))
+    if before:
+        note += f", with what it reads that is computed from them before it: {', '.join(before[:5])}"
+        note += f" and {len(before) - 5} more" if len(before) > 5 else ""
+    return note
 
 
-def _exercise(found: list[_Cell], assigns: Collection[str]) -> Exercise:
-    """The :class:`Exercise` of its cells: every statement runs, display-only imports made stand-ins."""
+def _prelude(statements: list[ast.stmt], kept: set[int], provided: Collection[str]) -> list[ast.stmt]:
+    """The statements kept that read what the harness provides, directly or through one another."""
+    late, found = set(provided), []
+    for stmt in statements:
+        if id(stmt) in kept and not _definition(stmt) and _uses(stmt) & late:
+            found.append(stmt)
+            late |= _assigned(stmt) | _changed(stmt)
+    return found
+
+
+def _exercise(parts: list[tuple[_Cell, list[ast.stmt]]], assigns: Collection[str]) -> Exercise:
+    """The :class:`Exercise` of ``(cell, its statements that run)``, in order: every statement of the
+    exercise's cells, and before them what they need that is computed from what the harness sets;
+    display-only imports made stand-ins."""
     cells, steps = [], []
-    for cell in found:
+    for cell, statements in parts:
+        if not statements:
+            continue
         code, _, _ = cell.running({id(stmt) for stmt in cell.statements})
         cells.append((cell.number, code))
         cell_steps: list[tuple[int, int, set[str]]] = []
-        for stmt in cell.statements:
+        for stmt in statements:
             # A decorated definition starts at its first decorator.
             first = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", ()))])
             names = _assigned(stmt) | _changed(stmt)
@@ -260,16 +284,19 @@ class _Cell:
     statements: list[ast.stmt]
     notes: list[str]
 
-    def running(self, kept: set[int]) -> tuple[str, list[str], dict[str, str]]:
+    def running(self, kept: set[int], later: Collection[int] = ()) -> tuple[str, list[str], dict[str, str]]:
         """The code that runs (left-out statements made ``pass``, display-only imports
-        made stand-ins, line numbers kept), the notes, and where each left-out name is bound."""
+        made stand-ins, line numbers kept), the notes, and where each left-out name is bound.
+        Statements ``later`` (by id) are made ``pass`` without a note: they run with the exercise."""
         if not self.statements:
             return self.code, self.notes, {}
         segment = _Segments(self.code)
         edits: list[tuple[ast.stmt, str]] = []
         left_out, display, names = [], [], {}
         for stmt in self.statements:
-            if id(stmt) in kept:
+            if id(stmt) in later:
+                edits.append((stmt, "pass"))
+            elif id(stmt) in kept:
                 stubs = [node for node in ast.walk(stmt) if _display_only(node)]
                 edits += [(node, _stub(node)) for node in stubs]
                 display += [f"line {node.lineno}, `{_short(segment(node))}`, imports a display-only module: "

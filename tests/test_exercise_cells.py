@@ -33,7 +33,7 @@ def test_the_cell_that_assigns_the_most_is_the_exercise_and_not_run_at_import():
     program = read("import torch\nn = 32\nlogits = torch.randn(n, 5)\nloss = logits.sum()\nloss.backward()",
                    "dlogits = torch.ones_like(logits) / n\ndh = dlogits @ W2.T\n"
                    "dW2 = h.T @ dlogits\ndb2 = dlogits.sum(0)",
-                   "dlogits = logits.softmax(1)")
+                   "loss_fast = logits.logsumexp(1).mean()", "dlogits = logits.softmax(1)")
     assert [number for number, _ in program.exercise.cells] == [2]
     assert program.exercise.assigns == ("dlogits", "dh", "dW2", "db2")
     ran = "\n".join(code for _, code in program.cells)
@@ -48,6 +48,12 @@ def test_an_exercise_split_over_cells_with_checks_between_is_one():
     assert [number for number, _ in program.exercise.cells] == [1, 3]
 
 
+def test_a_cell_per_step_with_helper_names_is_still_one_exercise():
+    program = read("dlogits = logits / n", "top = logits.argmax(1)\ndlogits[range(n), top] += 0\n",
+                   "cmp('l', dlogits, logits)", "dh = dlogits @ W2.T", "dW2 = h.T @ dlogits\ndb2 = dlogits.sum(0)")
+    assert [number for number, _ in program.exercise.cells] == [1, 2, 4, 5]
+
+
 def test_of_two_equal_attempts_the_later_is_the_exercise():
     program = read("dlogits = 1\ndh = 2\ndW2 = 3\ndb2 = 4", "x = 0", "dlogits = 5\ndh = 6\ndW2 = 7\ndb2 = 8")
     assert [number for number, _ in program.exercise.cells] == [3]
@@ -60,6 +66,17 @@ def test_what_the_exercise_reads_from_other_cells_runs_and_statements_sharing_a_
     assert "scale = 3" in ran and "unused" not in ran
     assert [step[1:] for step in program.exercise.steps] == [(1, 1, ("dh", "dlogits")), (2, 2, ("dW2",)),
                                                              (3, 3, ("db2",))]
+
+
+def test_what_the_exercise_reads_that_is_computed_from_the_harness_values_runs_with_it():
+    # At import, n and logits are not set yet: `B = n` runs before the exercise, on each case.
+    program = read("import torch\nB = n; V = logits.shape[1]\nscale = 2\nK = V * scale",
+                   "dlogits = logits / B * K\ndh = dlogits @ W2.T\ndW2 = h.T @ dlogits\ndb2 = 0")
+    ran = "\n".join(code for _, code in program.cells)
+    assert "B = n" not in ran and "K = V" not in ran and "scale = 2" in ran
+    assert [step[:3] for step in program.exercise.steps[:2]] == [(1, 2, 2), (1, 4, 4)]
+    assert "computed from them before it: cell 1, line 2, cell 1, line 4" in "\n".join(program.notes)
+    assert not any("left out" in note for note in program.notes)
 
 
 def test_a_notebook_without_the_exercise_says_so():
@@ -93,6 +110,14 @@ def attempted_twice() -> str:
     return json.dumps(data)
 
 
+def shorthand() -> str:
+    # A cell of the student's own computes B from the batch: it runs with the exercise, on each case.
+    data = json.loads(replaced("dlogprobs[range(n), Yb] = -1.0 / n", "dlogprobs[range(B), Yb] = -1.0 / B"))
+    cell = data["cells"][EXERCISE_CELL - 1]
+    data["cells"].insert(EXERCISE_CELL - 1, {**cell, "source": "B = batch_size  # shorter\nprint(B)"})
+    return json.dumps(data)
+
+
 BATCH = {
     "as_written.ipynb": lambda: NOTEBOOK.read_text(),
     # An error halfway: what the cell computed before it is graded, the rest shows the error.
@@ -102,6 +127,7 @@ BATCH = {
                                        "loss.backward()\ndlogprobs = torch.zeros((n, vocab_size))"),
     "split.ipynb": split,
     "attempted_twice.ipynb": attempted_twice,
+    "shorthand.ipynb": shorthand,
     "template.py": lambda: TEMPLATE.read_text(),
 }
 
@@ -153,6 +179,7 @@ def test_autograd_in_the_exercise_cell_is_forbidden(graded):
 def test_an_exercise_split_into_cells_and_a_second_attempt_are_graded_as_run_all_leaves_them(graded):
     assert graded["split"].score == 26, graded["split"]
     assert graded["attempted_twice"].score == 26, graded["attempted_twice"]
+    assert graded["shorthand"].score == 26, graded["shorthand"]
 
 
 def test_the_untouched_template_says_what_to_compute(graded):
