@@ -345,6 +345,13 @@ class _Validator:
         if exercise_cell is not None and exercise_cell not in harness_functions:
             raise self.fail("exercise_cell", "the function of the harness that calls student.run_exercise() "
                             f"({', '.join(sorted(harness_functions)) or 'the pack has no harness'})", exercise_cell)
+        targets = self.targets(data["targets"], [n for n in [*inputs, *params, *taps] if n not in integers],
+                               headings, harness_functions if harness else None, shape)
+        for target in targets:
+            # What the exercise's cell assigns is found by these names.
+            if exercise_cell and target.call == exercise_cell and not str(target.key).isidentifier():
+                raise self.fail(f"targets.{target.name}.key", "the name the exercise's cell assigns (dlogprobs)",
+                                target.key)
         return Pack(
             name=self.pack_name(data["name"]),
             title=title,
@@ -354,8 +361,7 @@ class _Validator:
             params=params,
             model=model,
             network=network,
-            targets=self.targets(data["targets"], [n for n in [*inputs, *params, *taps] if n not in integers],
-                                 headings, harness_functions if harness else None, shape),
+            targets=targets,
             cases=cases,
             tolerance=self.tolerance(data.get("tolerance", {}), self.precision(data.get("precision", "float64"))),
             timeout=self.number(data.get("timeout", 10), "timeout", positive=True),

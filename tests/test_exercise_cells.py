@@ -2,6 +2,7 @@
 assigns, run by the pack's harness on each case over the globals it sets, each name graded alone."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from bpgrade.gradebook import Gradebook
 from bpgrade.grader import grade
 from bpgrade.notebooks import parse_notebook
+from bpgrade.errors import PackError
 from bpgrade.packs import load_pack
 from bpgrade.submissions import collect
 
@@ -194,3 +196,17 @@ def test_the_pack_reads_the_exercise_names_from_its_targets():
     pack = load_pack("makemore-backprop")
     assert len(pack.exercise_names) == 26 and pack.exercise_names[0] == "dlogprobs"
     assert {"n", "cmp", "logits", "Xb"} <= set(pack.harness_provides)
+
+
+@pytest.mark.parametrize("old, new, where", [
+    ("exercise_cell: backprop", "exercise_cell: forward", "exercise_cell"),
+    ("logprobs: {call: backprop, key: dlogprobs,", "logprobs: {call: backprop, key: 0,", "targets.logprobs.key"),
+])
+def test_a_pack_whose_exercise_cell_cannot_be_found_is_refused(tmp_path, old, new, where):
+    folder = shutil.copytree(TEMPLATE.parent, tmp_path / "pack")
+    yaml = folder / "exercise.yaml"
+    assert old in yaml.read_text()
+    yaml.write_text(yaml.read_text().replace(old, new))
+    with pytest.raises(PackError) as info:
+        load_pack(folder)
+    assert info.value.key == where
