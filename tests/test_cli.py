@@ -109,7 +109,7 @@ def test_list_shows_the_shipped_packs(run):
     assert [line.split()[0] for line in lines] == [
         "cs231n-layers", "cs231n-neuralnet", "cs231n-twolayer", "dls-planar", "fastai-backprop", "graph", "layernorm",
         "makemore-backprop", "mlp-deep", "mlp2", "neuron3", "softmax-ce"]
-    assert "(targets: w1, b1, w2, b2, x; 5 points)" in lines[8]
+    assert "(targets: w1, b1, w2, b2, x; 5 points)" in lines[9]
 
 
 def test_init_of_a_package_pack_says_where_the_file_goes_and_what_to_check(run, tmp_path):
