@@ -109,18 +109,24 @@ def read_notebook(path: str | Path, *, run_all: bool = False, max_code: int = DE
     return program
 
 
-_EXPORTED_CELL = re.compile(r"^# In\[[ \d]*\]:[ \t]*$", re.MULTILINE)
+#: A cell's first line in a notebook kept as a .py: Jupyter's export (``# In[3]:``) or the percent
+#: format of VS Code, Spyder, PyCharm and jupytext (``# %%``, ``#%% [markdown]``).
+_EXPORTED_CELL = re.compile(r"^(?:# In\[[ \d]*\]:|#[ \t]*%%(?![%\w]).*?)[ \t]*$", re.MULTILINE)
+_CODE_LINE = re.compile(r"^[ \t]*[^#\s]", re.MULTILINE)
 
 
 def exported_notebook(source: str) -> str | None:
-    """The notebook (as JSON text) that a ``.py`` file exported by Jupyter came from, one code cell
-    per ``# In[ ]:`` marker; None for a file without them. Graded like the notebook, it runs its
-    definitions, not its training loops and plots."""
+    """The notebook (as JSON text) that a ``.py`` file kept as cells came from (Jupyter's export,
+    or the percent format), one code cell per marker, and the code before the first marker, if
+    any, as a cell of its own; None for a file without markers. Graded like the notebook, it runs
+    its definitions, not its training loops and plots."""
     parts = _EXPORTED_CELL.split(source)
     if len(parts) < 2:
         return None
+    # Before the first marker: Jupyter's `#!/usr/bin/env python` and `# coding: utf-8`, or code.
+    parts = parts if _CODE_LINE.search(parts[0]) else parts[1:]
     cells = [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": part.strip("\n")}
-             for part in parts[1:]]
+             for part in parts]
     return json.dumps({"nbformat": 4, "nbformat_minor": 4, "metadata": {}, "cells": cells})
 
 

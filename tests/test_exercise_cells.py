@@ -120,6 +120,13 @@ def shorthand() -> str:
     return json.dumps(data)
 
 
+def percent() -> str:
+    # The notebook kept as a .py in the percent format of VS Code and jupytext: `# %%` per cell.
+    cells = json.loads(NOTEBOOK.read_text())["cells"]
+    return "".join(("# %%\n" if c["cell_type"] == "code" else "# %% [markdown]\n") + "".join(c["source"]) + "\n"
+                   for c in cells)
+
+
 BATCH = {
     "as_written.ipynb": lambda: NOTEBOOK.read_text(),
     # An error halfway: what the cell computed before it is graded, the rest shows the error.
@@ -130,6 +137,7 @@ BATCH = {
     "split.ipynb": split,
     "attempted_twice.ipynb": attempted_twice,
     "shorthand.ipynb": shorthand,
+    "percent.py": percent,
     "template.py": lambda: TEMPLATE.read_text(),
 }
 
@@ -178,10 +186,12 @@ def test_autograd_in_the_exercise_cell_is_forbidden(graded):
     assert report.status == "forbidden" and "Tensor.backward" in report.message
 
 
-def test_an_exercise_split_into_cells_and_a_second_attempt_are_graded_as_run_all_leaves_them(graded):
+def test_split_cells_a_second_attempt_a_shorthand_and_the_percent_format_are_graded_as_run_all_leaves_them(graded):
     assert graded["split"].score == 26, graded["split"]
     assert graded["attempted_twice"].score == 26, graded["attempted_twice"]
     assert graded["shorthand"].score == 26, graded["shorthand"]
+    assert graded["percent"].score == 26, graded["percent"]
+    assert any(f"cell {EXERCISE_CELL}: the exercise" in note for note in graded["percent"].notes)
 
 
 def test_the_untouched_template_says_what_to_compute(graded):

@@ -345,3 +345,17 @@ def test_an_import_mixing_display_only_and_other_modules_still_imports_the_other
                 "import math,matplotlib as mpl,numpy as np\ndef f(): return np.zeros(2) + math.pi"}]}
     code = parse_notebook(_json.dumps(notebook), functions=["f"]).cells[0][1]
     assert code.splitlines()[0] == "import math, numpy as np; mpl = __bpgrade_display__"
+
+
+@pytest.mark.parametrize("source, cells", [
+    ("#%%\nimport numpy as np\n# %% [markdown]\n# notes\n# %%\nx = 1\n", ["import numpy as np", "# notes", "x = 1"]),
+    ("x = 0\n# %%\ny = 1\n", ["x = 0", "y = 1"]),                      # code before the first marker
+    ("#!/usr/bin/env python\n# coding: utf-8\n\n# In[1]:\n\n\nx = 1\n", ["x = 1"]),  # Jupyter's export
+    ("a = 1  # %% a comment\n", None),
+    ("# %%time is a magic, not a marker\nx = 1\n", None),
+])
+def test_a_py_kept_as_cells_is_read_as_its_notebook(source, cells):
+    from bpgrade.notebooks import exported_notebook
+
+    found = exported_notebook(source)
+    assert (None if found is None else [c["source"] for c in json.loads(found)["cells"]]) == cells
