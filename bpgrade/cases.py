@@ -186,15 +186,27 @@ def case_source(pack: Pack, case: Case) -> str:
     if pack.harness is None:
         how = [f"# {case.describe()} of {pack.name}, as bpgrade passes it; then call, for example,",
                f"# {pack.targets[0].function}({call})"]
+    elif pack.exercise_cell:
+        how = [f"# {case.describe()} of {pack.name}: bpgrade sets these as your notebook's globals (with",
+               f"# the sizes that `bpgrade show {pack.spec}` lists), runs the course's forward pass on them,",
+               "# then your exercise's cell"]
     else:
         # A harness pack calls the student's code as the course does: say how, not a grad_ function.
+        called = f" ({', '.join(pack.harness_names)})" if pack.harness_names else ""
         how = [f"# {case.describe()} of {pack.name}: bpgrade calls your code with these as the pack's",
-               f"# harness.py does ({', '.join(pack.harness_names)})"]
+               f"# harness.py does{called}"]
     lines = [*how, "import numpy as np", ""]
     lines += [f"{name} = {_literal(case.tensors[name], 0)}" for name in pack.inputs]
     if pack.params:
         entries = "".join(f"\n    {name!r}: {_literal(case.tensors[name], 4)}," for name in pack.params)
         lines.append("params = {" + entries + "\n}")
+    if pack.array_library[0] == "torch":
+        lines += ["", "# as torch tensors, as bpgrade passes them", "import torch", "",
+                  *(f"{name} = torch.from_numpy({name})" for name in pack.inputs)]
+        if pack.params:
+            lines.append("params = {name: torch.from_numpy(value) for name, value in params.items()}")
+    if pack.exercise_cell:
+        lines += [f"{name} = params[{name!r}]" for name in pack.params]
     return "\n".join(lines) + "\n"
 
 

@@ -5,11 +5,13 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bpgrade.gradebook import Gradebook
 from bpgrade.grader import grade
 from bpgrade.notebooks import parse_notebook
+from bpgrade.cases import Case, case_source
 from bpgrade.errors import PackError
 from bpgrade.packs import load_pack
 from bpgrade.submissions import collect
@@ -220,3 +222,16 @@ def test_a_pack_whose_exercise_cell_cannot_be_found_is_refused(tmp_path, old, ne
     with pytest.raises(PackError) as info:
         load_pack(folder)
     assert info.value.key == where
+
+
+def test_a_case_of_the_pack_is_written_as_the_notebook_globals_it_sets():
+    torch = pytest.importorskip("torch")
+    pack = load_pack("makemore-backprop")
+    rng = np.random.default_rng(0)
+    dims = {"N": 3, "V": 4, "T": 2, "E": 1, "H": 2}
+    tensors = {"Xb": rng.integers(0, 4, (3, 2)), "Yb": rng.integers(0, 4, (3,)),
+               **{name: rng.standard_normal((2, 2)) for name in pack.params}}
+    namespace = {}
+    exec(case_source(pack, Case(1, 0, dims, tensors)), namespace)
+    assert namespace["Xb"].dtype == torch.int64 and namespace["C"].dtype == torch.float64
+    assert torch.equal(namespace["W2"], torch.from_numpy(tensors["W2"]))
