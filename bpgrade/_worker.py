@@ -219,7 +219,8 @@ def run_submission(source: str, filename: str, kind: str, setup: Mapping[str, An
 
     For a ``"notebook"`` (``kind``), ``source`` is the JSON of
     :class:`bpgrade.notebooks.Program`: its cells run one after the other in one
-    module, each under the file name ``cell N``. For a ``"package"``,
+    module, each under the file name ``cell N``; its exercise, if any, is compiled
+    then, and run by the harness on each case (:class:`~bpgrade._harness.Exercise`). For a ``"package"``,
     ``source`` is the JSON of its files, and the setup's ``module`` is
     imported from them. A ``"file"``'s source is Python.
     """
