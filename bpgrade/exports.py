@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 from typing import Sequence
 
 from . import gradescope
-from .reports import Report, markdown_text, target_names
+from .reports import Report, TargetResult, markdown_text, target_names
 
 FORMATS = ("jsonl", "csv", "junit", "markdown", "gradescope")
 
@@ -34,17 +34,41 @@ def to_jsonl(reports: Sequence[Report]) -> str:
 
 def to_csv(reports: Sequence[Report]) -> str:
     """One row per submission: its id, exercise, status, a column per target's
-    score, the total and the maximum. A text cell that a spreadsheet would
-    take for a formula is neutralised (:func:`spreadsheet_text`)."""
+    score, the total and the maximum; then, so that a regrade request needs no
+    database, a column per target's diagnosis code (``w1_code``: empty where it
+    passed, ``wrong`` where no diagnosis fits) and a ``message`` column with the
+    first line of each failing target's reason (``w1: wrong in 24 of 24 cases;
+    ...``), or of the whole submission's where it did not run. A text cell that
+    a spreadsheet would take for a formula is neutralised (:func:`spreadsheet_text`)."""
     names = target_names(reports)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["submission", "exercise", "status", *map(spreadsheet_text, names), "score", "max_score"])
+    writer.writerow(["submission", "exercise", "status", *map(spreadsheet_text, names), "score", "max_score",
+                     *(spreadsheet_text(f"{n}_code") for n in names), "message"])
     for r in reports:
-        scores = {t.name: t.score for t in r.targets}
+        by_name = {t.name: t for t in r.targets}
         writer.writerow([spreadsheet_text(r.submission), spreadsheet_text(r.exercise), r.status,
-                         *(f"{scores.get(n, '')}" for n in names), r.score, r.max_score])
+                         *(f"{by_name[n].score}" if n in by_name else "" for n in names), r.score, r.max_score,
+                         *(_code(by_name.get(n)) for n in names), spreadsheet_text(_reasons(r))])
     return out.getvalue()
+
+
+def _code(target: TargetResult | None) -> str:
+    if target is None or target.passed:
+        return ""
+    return target.diagnosis.code if target.diagnosis else "wrong"
+
+
+def _reasons(report: Report) -> str:
+    """The first line of each failing target's reason, or of the submission's message."""
+    failing = [f"{t.name}: {_first_line(t.message)}" for t in report.targets if not t.passed]
+    if report.status != "ok" or not failing:
+        return _first_line(report.message)
+    return " | ".join(failing)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().split("\n", 1)[0]
 
 
 #: What a spreadsheet reads as the start of a formula (OWASP, "CSV Injection").

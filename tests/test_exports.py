@@ -53,10 +53,26 @@ def test_the_gradebook_gives_back_reports_with_what_they_printed(reports, tmp_pa
 def test_csv_reads_back_as_a_row_per_submission(reports):
     rows = list(csv.DictReader(io.StringIO(exports.to_csv(list(reports.values())))))
     assert [r["submission"] for r in rows] == ["mlp2", "relu_mask_left_out"]
-    assert list(rows[0]) == ["submission", "exercise", "status", "w1", "b1", "w2", "b2", "x", "score", "max_score"]
+    assert list(rows[0]) == ["submission", "exercise", "status", "w1", "b1", "w2", "b2", "x", "score", "max_score",
+                             "w1_code", "b1_code", "w2_code", "b2_code", "x_code", "message"]
     wrong = rows[1]
     assert [float(wrong[t]) for t in ("w1", "b1", "w2", "b2", "x")] == [0.0, 0.0, 1.0, 1.0, 0.0]
     assert float(wrong["score"]) == 2.0 and float(wrong["max_score"]) == 5.0
+    # Why, without opening the gradebook: each failing target's code and the first line of its reason.
+    codes = [wrong[f"{t}_code"] for t in ("w1", "b1", "w2", "b2", "x")]
+    assert codes == ["relu_mask", "relu_mask", "", "", "relu_mask"]
+    reasons = wrong["message"].split(" | ")
+    assert [r.split(":")[0] for r in reasons] == ["w1", "b1", "x"] and "wrong in" in reasons[0]
+    assert rows[0]["message"] == "" and rows[0]["w1_code"] == ""
+
+
+def test_the_csv_says_why_a_submission_did_not_run_and_neutralises_its_text():
+    crashed = Report("mlp2", "eve", "error", (), message="=cmd|' /C calc'!A0\nTraceback ...", cases=3, seed=0)
+    unexplained = Report("mlp2", "dan", "ok", (TargetResult("w1", False, 0.0, 1.0, "wrong in 3 of 3 cases\nmore"),),
+                         cases=3, seed=0)
+    rows = list(csv.DictReader(io.StringIO(exports.to_csv([crashed, unexplained]))))
+    assert rows[0]["message"] == "'=cmd|' /C calc'!A0"
+    assert rows[1]["w1_code"] == "wrong" and rows[1]["message"] == "w1: wrong in 3 of 3 cases"
 
 
 def test_junit_reads_back_with_a_testcase_per_target(reports):
@@ -143,5 +159,6 @@ def test_a_cell_that_a_spreadsheet_would_run_is_shown_as_text(reports):
     others = [Report(**{**reports["ref"].__dict__, "submission": start + "x"}) for start in "+-@\t"]
     rows = list(csv.reader(io.StringIO(exports.to_csv([formula, *others]))))
     assert [row[0] for row in rows[1:]] == ["'=HYPERLINK(\"http:evil\";\"x\")", "'+x", "'-x", "'@x", "'\tx"]
-    assert rows[1][-2:] == ["5.0", "5.0"]  # numbers stay numbers
+    score = rows[0].index("score")
+    assert rows[1][score:score + 2] == ["5.0", "5.0"]  # numbers stay numbers
     assert exports.spreadsheet_text("alice") == "alice"
