@@ -86,7 +86,7 @@ def floor(paths: list[Path], jobs: int) -> float:
     job = Job.for_pack(pack, bpgrade.generate_cases(pack))
     start = time.perf_counter()
     with Sandbox(job, jobs) as sandbox:
-        for _ in sandbox.run((p.stem, p) for p in paths):
+        for _ in sandbox.run((p.stem, p, ()) for p in paths):
             pass
     return time.perf_counter() - start
 

@@ -3,7 +3,8 @@
 The worker's import system holds, in this order: the blocker of the pack's
 forbidden modules; the pack's own modules (``modules:`` in exercise.yaml: a
 course's helpers, such as ``planar_utils`` or ``cs231n.im2col``); the
-submission's own files, when it is a package; the parents of the pack's dotted
+submission's own files, when it is a package, or the ``.py`` files beside its
+file in its folder; the parents of the pack's dotted
 modules, empty, where the submission has none; the display-only modules
 (``display_only:``), which do nothing; and last a finder that refuses anything
 else, naming what may be imported. Every module is run from source that the
@@ -142,7 +143,8 @@ class _DisplayModule(types.ModuleType):
 
 
 def install(forbidden: Sequence[str], pack_modules: Mapping[str, str], package: Mapping[str, str] | None,
-            display_only: Sequence[str], allowed: Sequence[str]) -> ImportBlocker:
+            display_only: Sequence[str], allowed: Sequence[str], siblings: Mapping[str, str] | None = None
+            ) -> ImportBlocker:
     """Set the worker's import system up as the module's docstring says; returns the blocker.
 
     Args:
@@ -150,10 +152,14 @@ def install(forbidden: Sequence[str], pack_modules: Mapping[str, str], package: 
       pack_modules: the pack's modules, ``{"cs231n.im2col": source}``.
       package: a package submission's files, ``{"cs231n/layers.py": source}`` (None: not a package).
       display_only, allowed: module names, from the pack.
+      siblings: the ``.py`` files beside a submission's file, ``{"alice/utils.py": source}``: top-level
+        modules (``utils``), under their file names.
     """
     blocker = ImportBlocker(forbidden)
     ours = {name: (f"<{name}>", source, False) for name, source in pack_modules.items()}
     theirs = package_modules(package) if package else {}
+    for path, source in (siblings or {}).items():
+        theirs[path.rpartition("/")[2][:-3]] = (path, source, False)
     sys.meta_path.insert(0, blocker)
     sys.meta_path.insert(1, SourceModules(ours))
     sys.meta_path.insert(2, SourceModules(theirs))

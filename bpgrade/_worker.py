@@ -130,7 +130,7 @@ def main(control_fd: int) -> None:
                 pid = os.fork()
                 if pid == 0:
                     sock.close()
-                    _worker(setup, cases, harness, msg["name"], msg["kind"], fds, uid, ruleset, worker_filter)
+                    _worker(setup, cases, harness, msg, fds, uid, ruleset, worker_filter)
                 for fd in fds:
                     os.close(fd)
                 workers.add(pid)
@@ -167,9 +167,9 @@ def _sweep(pid: int) -> None:
         pass
 
 
-def _worker(setup: dict, cases, harness: Mapping[str, Callable] | None, name: str, kind: str, fds: Sequence[int],
+def _worker(setup: dict, cases, harness: Mapping[str, Callable] | None, msg: Mapping[str, Any], fds: Sequence[int],
             uid: int | None, ruleset: int | None, worker_filter: _seccomp.Filter | None) -> None:
-    """The forked worker: confine, run the submission, send its result frames, exit."""
+    """The forked worker: confine, run the submission of the run message ``msg``, send its result frames, exit."""
     try:
         result, source_fd, output = fds
         os.setsid()
@@ -201,13 +201,17 @@ def _worker(setup: dict, cases, harness: Mapping[str, Callable] | None, name: st
         if worker_filter is not None:
             worker_filter.install()
         channel = socket.socket(fileno=RESULT_FD)
-        run_submission(source, name, kind, setup, cases, channel, harness)
+        siblings = None
+        if msg.get("siblings"):
+            wrapped = json.loads(source)
+            source, siblings = wrapped["source"], wrapped["siblings"]
+        run_submission(source, msg["name"], msg["kind"], setup, cases, channel, harness, siblings)
     finally:
         os._exit(0)
 
 
 def run_submission(source: str, filename: str, kind: str, setup: Mapping[str, Any], cases, channel: socket.socket,
-                   harness: Mapping[str, Callable] | None = None) -> None:
+                   harness: Mapping[str, Callable] | None = None, siblings: Mapping[str, str] | None = None) -> None:
     """Import ``source`` as a module, call its graded functions on ``cases`` and send
     the result frame on ``channel``; then, when the setup has hidden cases and it
     imported, receive their inputs on ``channel`` and send a second frame.
@@ -222,12 +226,14 @@ def run_submission(source: str, filename: str, kind: str, setup: Mapping[str, An
     module, each under the file name ``cell N``; its exercise, if any, is compiled
     then, and run by the harness on each case (:class:`~bpgrade._harness.Exercise`). For a ``"package"``,
     ``source`` is the JSON of its files, and the setup's ``module`` is
-    imported from them. A ``"file"``'s source is Python.
+    imported from them. A ``"file"``'s source is Python. ``siblings``: the
+    ``.py`` files beside the submission's file (``{"alice/utils.py": text}``),
+    importable by their names.
     """
     functions, nested, hidden = setup["functions"], setup["nested"], setup["hidden"]
     package = json.loads(source)["files"] if kind == "package" else None
     blocker = _imports.install(setup["forbidden"], setup["modules"], package, setup["display_only"],
-                               setup["allowed"])
+                               setup["allowed"], siblings)
     header: dict[str, Any] = {"import_error": None, "memory": False}
     module = types.ModuleType("submission")
     module.__file__ = filename
@@ -245,6 +251,7 @@ def run_submission(source: str, filename: str, kind: str, setup: Mapping[str, An
     if package is None:
         sys.modules["submission"] = module
     later = [(f"cell {number}", code) for number, code in deferred["cells"]] if deferred else []
+    later += list((siblings or {}).items())
     for name, code in chunks + later:
         linecache.cache[name] = (len(code), None, code.splitlines(True), name)
     files = {name for name, _ in chunks + later}

@@ -324,7 +324,7 @@ def _grade(args) -> int:
     from .submissions import collect, parse_shard, shard
 
     pack = load_pack(args.exercise)
-    submissions = collect(args.paths, pack.module)
+    submissions = collect(args.paths, pack.module, pack.submission_names)
     if args.shard:
         submissions = shard(submissions, *parse_shard(args.shard))
     truth.enable_compilation_cache()

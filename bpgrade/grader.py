@@ -30,9 +30,9 @@ from .reports import Report
 from .runner import Job, Limits, RunResult, run_functions
 from .sandbox import DEFAULT_JOBS, TORCH_MISSING, Sandbox, run_file
 from .safetext import clean_name
-from .submissions import DEFAULT_MAX_SOURCE, SUFFIXES, Submission, collect
+from .submissions import DEFAULT_MAX_SOURCE, SUFFIXES, Submission, collect, folder_submission
 
-SubmissionArg = str | Path | Mapping[str, Callable]
+SubmissionArg = str | Path | Submission | Mapping[str, Callable]
 
 
 @dataclass(frozen=True)
@@ -72,9 +72,9 @@ class _Setup:
         nested = [name for name, leaves in self.expected.items() if [leaf.path for leaf in leaves] != [""]]
         return Job.for_pack(self.pack, self.cases, limits, nested, run_all_cells)
 
-    def run_files(self, files: Iterable[tuple[str, Path]], limits: Limits, jobs: int | None,
+    def run_files(self, files: Iterable[tuple[str, Path, Sequence[Path]]], limits: Limits, jobs: int | None,
                   run_all_cells: bool = False, on_start: Callable[[str], None] | None = None) -> Iterator[Report]:
-        """Run each ``(id, path)`` in the sandbox, ``jobs`` at a time; yields each
+        """Run each ``(id, path, siblings)`` in the sandbox (see :meth:`Sandbox.run`), ``jobs`` at a time; yields each
         one's Report (its ``submission`` is the id) as soon as it finishes.
         ``on_start`` is told how workers are isolated, once they can start."""
         with Sandbox(self.job(limits, run_all_cells), jobs or DEFAULT_JOBS) as sandbox:
@@ -124,7 +124,9 @@ def check(exercise: str | Path | Pack, submission: SubmissionArg, *, seed: int |
     Args:
       exercise: a shipped pack's name (``"mlp2"``), a pack folder, or a Pack.
       submission: the path of a ``.py`` file or a ``.ipynb`` notebook, run in
-        the sandbox, or a dict of
+        the sandbox (or of a folder holding it and the ``.py`` modules it
+        imports, the file chosen as ``bpgrade grade`` chooses a sub-folder's),
+        a :class:`~bpgrade.submissions.Submission`, or a dict of
         functions keyed by target (``"w1"``) or function name (``"grad_w1"``),
         called in this process.
       seed: the case set; when None the pack's public cases and its hidden
@@ -147,7 +149,13 @@ def check(exercise: str | Path | Pack, submission: SubmissionArg, *, seed: int |
         ``.ipynb`` file (or a link out of its folder), or a device that is not there.
     """
     pack = exercise if isinstance(exercise, Pack) else load_pack(exercise)
-    if isinstance(submission, Mapping):
+    siblings: tuple[Path, ...] = ()
+    if isinstance(submission, Submission):
+        # Found by bpgrade itself (bpgrade gradescope's upload): its file and the files beside it.
+        if submission.problem:
+            raise SubmissionError(submission.problem)
+        path, name, siblings = submission.path, submission.id, submission.siblings
+    elif isinstance(submission, Mapping):
         if pack.harness is not None:
             raise SubmissionError(f"{pack.name} calls your code the way the course does: give bpgrade.check the "
                                   "path of your file (or notebook) instead of a dict of functions")
@@ -163,24 +171,28 @@ def check(exercise: str | Path | Pack, submission: SubmissionArg, *, seed: int |
             exists = path.is_file() or path.is_symlink()
         except OSError as e:
             raise SubmissionError(f"{path}: {e.strerror}") from None
-        if path.is_dir() and not (pack.module and find_root(path, pack.module)):
-            holds = f", or a folder holding {module_file(pack.module)}" if pack.module else ""
-            raise SubmissionError(f"{path} is a folder: check grades one .py or .ipynb file{holds} ('bpgrade grade' "
-                                  "takes folders of submissions)")
         if not exists and not path.is_dir():
             raise SubmissionError(f"{path}: no such file")
         if path.suffix not in SUFFIXES and not path.is_dir() and not (pack.module and path.suffix == ".zip"):
             zip_too = " or a .zip of the assignment" if pack.module else ""
             raise SubmissionError(f"{path}: expected a Python file (.py), a notebook (.ipynb){zip_too}")
-        # A folder given to check is the submission, wherever in it the package lies.
-        found = (Submission(clean_name(path.resolve().name), path, module=pack.module) if path.is_dir()
-                 else collect([path], pack.module)[0])
+        if path.is_dir() and pack.module:
+            if not find_root(path, pack.module):
+                raise SubmissionError(f"{path} is a folder without {module_file(pack.module)}: check grades a "
+                                      "folder holding it, its .zip, or one .py or .ipynb file")
+            # A folder given to check is the submission, wherever in it the package lies.
+            found = Submission(clean_name(path.resolve().name), path, module=pack.module)
+        elif path.is_dir():
+            # Its file (the rule of bpgrade grade's sub-folders) and the modules beside it.
+            found = folder_submission(path, pack.submission_names)
+        else:
+            found = collect([path], pack.module)[0]
         if found.problem:
             raise SubmissionError(found.problem)
-        path, name = found.path, found.id
+        path, name, siblings = found.path, found.id, found.siblings
     setup = _setup(pack, seed, device)
     job = setup.job(Limits.for_pack(pack, timeout, source=max_size), run_all)
-    run = run_functions(submission, job) if isinstance(submission, Mapping) else run_file(path, job)
+    run = run_functions(submission, job) if isinstance(submission, Mapping) else run_file(path, job, siblings)
     return setup.report(name, run)
 
 
@@ -237,8 +249,8 @@ def grade(exercise: str | Path | Pack, submissions: Sequence[Submission], gradeb
     if not todo:
         return progress
     by_id = {s.id: s for s in todo}
-    refused = (setup.report(s.id, RunResult("error", s.problem)) for s in todo if s.problem)
-    runnable = [(s.id, s.path) for s in todo if not s.problem]
+    refused = (setup.report(s.id, RunResult(s.status, s.problem)) for s in todo if s.problem)
+    runnable = [(s.id, s.path, s.siblings) for s in todo if not s.problem]
     ran = setup.run_files(runnable, Limits.for_pack(pack, timeout, memory, max_size), jobs, run_all,
                           on_start) if runnable else ()
     for report in itertools.chain(refused, ran):

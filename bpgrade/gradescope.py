@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
-import re
 import time
 import zipfile
 from pathlib import Path
@@ -25,7 +24,7 @@ from .packs import Pack, load_pack
 from .reports import Report
 from .safetext import clean_name
 from .packages import find_root, module_file
-from .submissions import LINK_OUT, MAX_NOTEBOOK_BYTES, SUFFIXES, read_file, within
+from .submissions import LINK_OUT, SUFFIXES, Submission, choose_file, within
 
 #: Who sees a result on Gradescope, from least to most.
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
@@ -75,12 +74,16 @@ def _results(score: float, seconds: float, output: str, tests: list[dict], visib
             "tests": tests}
 
 
-def find_submission(folder: str | Path, pack: Pack) -> Path:
-    """The file to grade among what the student uploaded to ``folder``.
+def find_submission(folder: str | Path, pack: Pack) -> Submission:
+    """What to grade among what the student uploaded to ``folder``.
 
-    One ``.py`` or ``.ipynb`` file is it, wherever it lies; among several, the
-    one that defines the most of the pack's functions (``def grad_w1``, ...).
-    Symbolic links are not followed out of ``folder``, nor into sub-folders.
+    The file is chosen by the rule ``bpgrade grade`` applies to a sub-folder
+    (:func:`~bpgrade.submissions.choose_file`), among the ``.py`` and ``.ipynb``
+    files wherever they lie in the upload: the only one; else the one that
+    defines the most of the pack's functions. The ``.py`` files beside it are
+    modules it may import. Symbolic links are not followed out of ``folder``,
+    nor into sub-folders. A package pack's submission is the upload itself, or
+    the one ``.zip`` in it.
 
     Raises:
       SubmissionError: no such folder, no candidate, a tie between several, or
@@ -90,40 +93,29 @@ def find_submission(folder: str | Path, pack: Pack) -> Path:
     if not folder.is_dir():
         raise SubmissionError(f"{folder}: no submission folder")
     if pack.module:
-        return _find_package(folder, pack.module)
+        found = _find_package(folder, pack.module)
+        return Submission(clean_name(found.stem), found, module=pack.module)
     root = folder.resolve()
-    found = []
+    candidates = []
     for parent, dirs, files in os.walk(folder):  # os.walk does not follow links to folders
         dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")))
-        found += [Path(parent) / name for name in files
-                  if Path(name).suffix in SUFFIXES and not name.startswith((".", "__"))]
-    found.sort()
-    out = [p for p in found if p.is_symlink() and not within(p, root)]
+        candidates += [Path(parent) / name for name in files
+                       if Path(name).suffix in SUFFIXES and not name.startswith((".", "__"))]
+    candidates.sort()
+    out = [p for p in candidates if p.is_symlink() and not within(p, root)]
     if out:
         raise SubmissionError(f"{clean_name(str(out[0].relative_to(folder)))} {LINK_OUT}: upload the file itself")
-    found = [p for p in found if p.is_file()]
-    if not found:
+    candidates = [p for p in candidates if p.is_file() and not p.is_symlink()]
+    if not candidates:
         raise SubmissionError(f"no .py or .ipynb file was submitted; upload the file that defines "
-                              f"{', '.join(t.function for t in pack.targets)}")
-    if len(found) == 1:
-        return found[0]
-    names = pack.harness_names if pack.harness else [t.function for t in pack.targets]
-    pattern = re.compile(r"\b(?:def|class)\s+(" + "|".join(map(re.escape, names)) + r")\b")
-
-    def defined(path: Path) -> int:
-        try:
-            return len(set(pattern.findall(read_file(path, MAX_NOTEBOOK_BYTES).decode("utf-8", "replace"))))
-        except SubmissionError:
-            return 0
-
-    counts = {p: defined(p) for p in found}
-    best = max(counts.values())
-    tied = [p for p, n in counts.items() if n == best]
-    if len(tied) > 1:
-        names = ", ".join(clean_name(str(p.relative_to(folder))) for p in tied)
+                              f"{', '.join(pack.submission_names)}")
+    chosen = choose_file(candidates, pack.submission_names)
+    if chosen is None:
+        names = ", ".join(clean_name(str(p.relative_to(folder))) for p in candidates)
         raise SubmissionError(f"several files could be the submission ({names}); submit only the one that defines "
-                              f"the gradient functions")
-    return tied[0]
+                              f"the gradient functions, or name it submission.py")
+    siblings = tuple(p for p in candidates if p.parent == chosen.parent and p.suffix == ".py" and p != chosen)
+    return Submission(clean_name(chosen.stem), chosen, siblings=siblings)
 
 
 def _find_package(folder: Path, module: str) -> Path:
@@ -155,8 +147,8 @@ def autograde(exercise: str | Path | Pack, submission_dir: str | Path = SUBMISSI
     start = time.monotonic()
     pack = exercise if isinstance(exercise, Pack) else load_pack(exercise)
     try:
-        path = find_submission(submission_dir, pack)
-        report = check(pack, path, seed=seed, device=device, timeout=timeout, run_all=run_all, max_size=max_size)
+        found = find_submission(submission_dir, pack)
+        report = check(pack, found, seed=seed, device=device, timeout=timeout, run_all=run_all, max_size=max_size)
     except SubmissionError as e:
         return crash_results(pack, str(e), time.monotonic() - start, visibility=visibility,
                              stdout_visibility=stdout_visibility)

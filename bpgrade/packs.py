@@ -165,6 +165,14 @@ class Pack:
         return self.name if (SHIPPED_DIR / self.name).resolve() == self.root.resolve() else str(self.root)
 
     @property
+    def submission_names(self) -> tuple[str, ...]:
+        """What a submission defines: the names its harness reads (and its exercise cell assigns),
+        else each target's function. Among a student's files, the one defining most is graded."""
+        if self.harness is None:
+            return tuple(dict.fromkeys(t.function for t in self.targets))
+        return (*self.harness_names, *self.exercise_names)
+
+    @property
     def exercise_names(self) -> tuple[str, ...]:
         """What the notebook's exercise cell assigns: the keys its targets read (``dlogprobs``, ...)."""
         return tuple(str(t.key) for t in self.targets if self.exercise_cell and t.call == self.exercise_cell)

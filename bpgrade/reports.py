@@ -34,6 +34,7 @@ DIAGNOSIS_CODES = {
     "memory": "the submission ran out of memory",
     "forbidden": "the submission uses automatic differentiation or a forbidden module",
     "timeout": "the submission ran out of time, or one function ran past its share of it",
+    "no_submission": "nothing in the submission's folder can be graded (the record lists what it held)",
 }
 
 
@@ -112,8 +113,8 @@ class Report:
     """The result of grading one submission on one exercise.
 
     ``status`` is ``"ok"`` when the submission ran, else the word for what
-    stopped it (``"error"``, ``"timeout"``, ``"memory"``, ``"forbidden"``), with ``message``
-    saying why. Every target of the exercise is in ``targets`` whatever the
+    stopped it (``"error"``, ``"timeout"``, ``"memory"``, ``"forbidden"``,
+    ``"no_submission"``), with ``message`` saying why. Every target of the exercise is in ``targets`` whatever the
     status. ``output`` is what the submission printed (cut to a few KB): it is
     kept out of the JSON record and the table, so that nothing a submission
     prints reaches the grader's stdout or its machine-readable outputs.

@@ -46,7 +46,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Hashable, Iterable, Iterator, Mapping
+from typing import Hashable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -56,7 +56,7 @@ from .errors import SubmissionError
 from .notebooks import exported_notebook, parse_notebook, read_notebook
 from .packages import is_package, read_package
 from .runner import Job, RunResult, forbidden_imports, forbidden_message, result_from_frames
-from .safetext import clean
+from .safetext import clean, clean_name
 from .submissions import read_source
 
 #: Workers run as uid UID_BASE + slot when the grader runs as root.
@@ -223,8 +223,11 @@ class Sandbox:
         lines = self._log.read()[-4096:].decode("utf-8", "replace").strip().splitlines()
         return lines[-1] if lines else "no message"
 
-    def run(self, submissions: Iterable[tuple[Hashable, str | Path]]) -> Iterator[tuple[Hashable, RunResult]]:
-        """Run every ``(key, path)``; yields ``(key, RunResult)`` in the order they finish."""
+    def run(self, submissions: Iterable[tuple[Hashable, str | Path, Sequence[Path]]]
+            ) -> Iterator[tuple[Hashable, RunResult]]:
+        """Run every ``(key, path, siblings)``; yields ``(key, RunResult)`` in the order they finish.
+        ``siblings``: ``.py`` files beside the submission's file in its own folder, which it may
+        import by their names (never another submission's: the batch's folder gives none)."""
         pending = iter(submissions)
         exhausted = False
         free = list(range(self.jobs))[::-1]
@@ -237,11 +240,11 @@ class Sandbox:
             while True:
                 while free and not exhausted:
                     try:
-                        key, path = next(pending)
+                        key, path, siblings = next(pending)
                     except StopIteration:
                         exhausted = True
                         break
-                    kind, source, early, notes, left_out = self._read(path)
+                    kind, source, early, notes, left_out = self._read(path, siblings)
                     torch = self.job.torch is not None and "torch" in source
                     if early is None and torch and not _torch.installed():
                         early = RunResult("error", TORCH_MISSING)
@@ -249,7 +252,7 @@ class Sandbox:
                         yield key, dataclasses.replace(early, notes=notes, isolation=self.isolation)
                         continue
                     slot = free.pop()
-                    run = self._launch(key, Path(path).name, kind, source, slot, next_job, torch)
+                    run = self._launch(key, Path(path).name, kind, source, slot, next_job, torch, bool(siblings))
                     run.notes, run.left_out = notes, left_out
                     running[next_job] = run
                     sel.register(run.sock, selectors.EVENT_READ, run)
@@ -291,11 +294,13 @@ class Sandbox:
             for run in running.values():
                 _close(run)
 
-    def _read(self, path: str | Path) -> tuple[str, str, RunResult | None, tuple[str, ...], Mapping[str, str]]:
+    def _read(self, path: str | Path, siblings: Sequence[Path] = ()
+              ) -> tuple[str, str, RunResult | None, tuple[str, ...], Mapping[str, str]]:
         """What the worker runs: its kind (``"file"``, ``"notebook"``, ``"package"``) and source
         (for a notebook, or a .py that Jupyter exported, its :class:`~bpgrade.notebooks.Program`;
-        for a package, its files), or the result that stops it before it runs; the notes on what
-        of it runs; and where each name of a notebook's left-out lines is bound."""
+        for a package, its files; with ``siblings``, ``{"source": ..., "siblings": {name: text}}``),
+        or the result that stops it before it runs; the notes on what of it runs; and where each
+        name of a notebook's left-out lines is bound."""
         notes: tuple[str, ...] = ()
         left_out: Mapping[str, str] = {}
         limit, kind = self.job.limits.source, "file"
@@ -316,6 +321,10 @@ class Sandbox:
             if program is not None:
                 kind, source, static = "notebook", program.to_json(), program.source()
                 notes, left_out = program.notes, program.left_out
+            if siblings:
+                beside = _read_siblings(Path(path), siblings, limit - len(static.encode()))
+                source = json.dumps({"source": source, "siblings": beside})
+                static = "\n".join([static, *beside.values()])
             used = forbidden_imports(static, self.job.forbidden)
         except SubmissionError as e:
             return kind, "", RunResult("error", clean(str(e))), notes, left_out
@@ -326,7 +335,7 @@ class Sandbox:
         return kind, source, None, notes, left_out
 
     def _launch(self, key: Hashable, name: str, kind: str, source: str, slot: int, job: int,
-                torch: bool = False) -> _Running:
+                torch: bool = False, siblings: bool = False) -> _Running:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         theirs.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _RESULT_BUFFER)
         ours.setblocking(False)
@@ -335,7 +344,7 @@ class Sandbox:
         try:
             _write_all(code, source.encode())
             send_message(self._sock, {"op": "run", "job": job, "slot": slot, "name": name, "kind": kind,
-                                      "torch": torch},
+                                      "torch": torch, "siblings": siblings},
                          [theirs.fileno(), code, output])
         except OSError as e:
             ours.close()
@@ -536,7 +545,22 @@ def _remove_tree(root: Path) -> None:
         pass
 
 
-def run_file(path: str | Path, job: Job) -> RunResult:
-    """Run one submission file in a sandbox of its own."""
+def run_file(path: str | Path, job: Job, siblings: Sequence[Path] = ()) -> RunResult:
+    """Run one submission file (with the .py files beside it that it may import) in a sandbox of its own."""
     with Sandbox(job) as sandbox:
-        return next(sandbox.run([(0, path)]))[1]
+        return next(sandbox.run([(0, path, siblings)]))[1]
+
+
+def _read_siblings(path: Path, siblings: Sequence[Path], limit: int) -> dict[str, str]:
+    """The .py files beside a submission's file, ``{"alice/utils.py": text}`` (named with their folder, so
+    that an error in one names the file), within what is left of its size limit.
+
+    Raises:
+      SubmissionError: one cannot be read or decoded, or they hold too much code.
+    """
+    found, size = {}, 0
+    for sibling in siblings:
+        text = read_source(sibling, max(limit - size, 0))
+        size += len(text.encode())
+        found[f"{clean_name(path.parent.name)}/{clean_name(sibling.name)}"] = text
+    return found

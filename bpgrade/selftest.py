@@ -191,7 +191,8 @@ def run(pack: Pack, seeds: Sequence[int | None] = DEFAULT_SEEDS, *, device: str 
         paths = {s.path.stem: _runnable(pack, s, files[0].path, Path(scratch)) for s in files}
         for seed in seeds:
             setup = _Setup.make(pack, seed, device)
-            reports = {r.submission: r for r in setup.run_files(paths.items(), Limits.for_pack(pack), jobs)}
+            runs = [(stem, path, ()) for stem, path in paths.items()]
+            reports = {r.submission: r for r in setup.run_files(runs, Limits.for_pack(pack), jobs)}
             for s in files:
                 report = reports[s.path.stem]
                 yield Outcome(pack.name, s, setup.cases[0].seed, failed_targets(pack, report), report)

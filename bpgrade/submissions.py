@@ -2,9 +2,12 @@
 
 Rules (SPEC.md): a file given directly is one submission; inside a given
 folder, every ``*.py`` and ``*.ipynb`` directly in it is one submission whose
-id is the file name without its suffix, and a sub-folder holding one ``.py``
-file, or else one ``.ipynb`` (or a ``submission.py`` or ``submission.ipynb``),
-is one submission named after the sub-folder.
+id is the file name without its suffix, and every sub-folder is one submission
+named after it. A sub-folder's file is chosen by :func:`choose_file`, the rule
+that ``bpgrade gradescope`` uses for an upload too; the other ``.py`` files
+beside it are modules it may import (``from utils import relu``). A sub-folder
+where nothing can be graded gets a record with the status ``no_submission``
+that lists what it held: no submission is left out in silence.
 
 A submission file is hostile input. A symbolic link is followed only where it
 stays inside the folder it was found in (for a file given directly, the folder
@@ -20,11 +23,12 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import stat
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Collection, Sequence
 
 from .errors import BpgradeError, SubmissionError
 from .safetext import clean_name
@@ -40,23 +44,34 @@ LINK_OUT = "is a symbolic link that leads out of the submissions folder: bpgrade
 @dataclass(frozen=True)
 class Submission:
     """One submission: its id (``"alice"``) and the file to grade; ``problem`` says
-    why it cannot be run (a link out of its folder), when it cannot. ``module``:
-    the module a package submission (a folder or a .zip) is graded on."""
+    why it cannot be run (a link out of its folder), when it cannot, and ``status``
+    what its record says then (``"no_submission"``: nothing in its folder can be
+    graded). ``module``: the module a package submission (a folder or a .zip) is
+    graded on. ``siblings``: the ``.py`` files beside a sub-folder's file, which
+    it may import."""
 
     id: str
     path: Path
     problem: str | None = None
     module: str | None = None
+    siblings: tuple[Path, ...] = ()
+    status: str = "error"
 
     def content_hash(self) -> str:
-        """SHA-256 of the file's bytes (a package's files), or of why they cannot be read."""
+        """SHA-256 of the file's bytes (a package's files; with the files beside it), or of why
+        they cannot be read."""
         from .packages import is_package, read_package
 
         try:
+            if self.problem:
+                raise SubmissionError(self.problem)
             if self.module and is_package(self.path):
                 files = read_package(self.path, self.module, MAX_NOTEBOOK_BYTES)
                 return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
-            return hashlib.sha256(read_file(self.path, MAX_NOTEBOOK_BYTES)).hexdigest()
+            digest = hashlib.sha256(read_file(self.path, MAX_NOTEBOOK_BYTES))
+            for sibling in self.siblings:
+                digest.update(sibling.name.encode() + b"\0" + read_file(sibling, MAX_NOTEBOOK_BYTES))
+            return digest.hexdigest()
         except SubmissionError as e:
             return hashlib.sha256(f"{self.problem or e}".encode("utf-8", "replace")).hexdigest()
 
@@ -130,23 +145,29 @@ def decode_python(data: bytes, name: str) -> str:
         raise SubmissionError(f"cannot decode {name} as Python source: {e}") from None
 
 
-def collect(paths: Sequence[str | Path], module: str | None = None) -> list[Submission]:
+def collect(paths: Sequence[str | Path], module: str | None = None, names: Collection[str] = ()) -> list[Submission]:
     """The submissions found in ``paths``, in the order given (folders sorted by name).
 
     With ``module`` (a pack that grades packages, :mod:`bpgrade.packages`), a
     folder that holds the module's file is one submission, as is a ``.zip``
-    file; in a given folder, so is each sub-folder that holds it.
+    file; in a given folder, so is each sub-folder that holds it. ``names``:
+    what the pack's submissions define (``grad_w1``, ...), which chooses among
+    the files of a sub-folder (:func:`choose_file`).
 
     Raises:
-      SubmissionError: a path that does not exist, a file of another kind, or
-        two submissions with the same id.
+      SubmissionError: a path that does not exist, a file of another kind, a
+        folder that holds nothing to grade at all, or two submissions with the same id.
     """
     found: list[Submission] = []
     for given in map(Path, paths):
         try:
-            found += _given(given, module)
+            subs = _given(given, module, names)
         except OSError as e:
             raise SubmissionError(f"{given}: {e.strerror}") from None
+        if not subs:
+            raise SubmissionError(f"{given} holds no submission: no .py or .ipynb file, and no folder"
+                                  f"{' or .zip' if module else ''} of one (is it the right folder?)")
+        found += subs
     seen: dict[str, Path] = {}
     for sub in found:
         if sub.id in seen:
@@ -155,7 +176,7 @@ def collect(paths: Sequence[str | Path], module: str | None = None) -> list[Subm
     return found
 
 
-def _given(given: Path, module: str | None) -> list[Submission]:
+def _given(given: Path, module: str | None, names: Collection[str]) -> list[Submission]:
     """The submissions that one path given on the command line holds."""
     from .packages import find_root
 
@@ -173,13 +194,15 @@ def _given(given: Path, module: str | None) -> list[Submission]:
     found = []
     root = given.resolve()
     for entry in sorted(given.iterdir()):
+        if entry.name.startswith((".", "__")):
+            continue  # .git, .ipynb_checkpoints, __pycache__, __MACOSX: no one's submission
         try:
             if module and not entry.is_symlink() and (entry.suffix == ".zip" and entry.is_file()
                                                       or entry.is_dir() and find_root(entry, module)):
                 found.append(Submission(clean_name(entry.stem if entry.is_file() else entry.name), entry,
                                         module=module))
                 continue
-            sub = _entry(entry, root)
+            sub = _entry(entry, root, names)
         except OSError as e:  # a folder or file of the batch that bpgrade may not read
             sub = Submission(clean_name(entry.stem if entry.suffix in SUFFIXES else entry.name), entry,
                              f"{clean_name(entry.name)} cannot be read: {e.strerror}")
@@ -194,8 +217,8 @@ def within(path: Path, root: Path) -> bool:
     return resolved == root or root in resolved.parents
 
 
-def _entry(entry: Path, root: Path) -> Submission | None:
-    """The submission that an entry of a given folder is, if any."""
+def _entry(entry: Path, root: Path, names: Collection[str]) -> Submission | None:
+    """The submission that an entry of a given folder is, if any (a sub-folder always is one)."""
     out = entry.is_symlink() and not within(entry, root)
     target = entry.resolve() if entry.is_symlink() else entry
     if entry.suffix in SUFFIXES and (out or target.is_file()):
@@ -204,24 +227,75 @@ def _entry(entry: Path, root: Path) -> Submission | None:
         return (Submission(clean_name(entry.name), entry, f"the folder {clean_name(entry.name)} {LINK_OUT}")
                 if entry.is_dir() else None)
     if target.is_dir():
-        inner = _folder_submission(target)
-        if inner is not None:
-            problem = None if within(inner, root) else f"{clean_name(entry.name)}/{clean_name(inner.name)} {LINK_OUT}"
-            return Submission(clean_name(entry.name), inner.resolve() if inner.is_symlink() and not problem else inner,
-                              problem)
+        return _folder_submission(clean_name(entry.name), target, root, names)
     return None
 
 
-def _folder_submission(folder: Path) -> Path | None:
+def folder_submission(folder: Path, names: Collection[str]) -> Submission:
+    """A folder given as one submission (to ``check``): its file and the .py files beside it."""
+    folder = folder.resolve()
+    return _folder_submission(clean_name(folder.name), folder, folder, names)
+
+
+def _folder_submission(sub_id: str, folder: Path, root: Path, names: Collection[str]) -> Submission:
+    """A sub-folder as a submission: its file, chosen, and the .py files beside it; or, where
+    nothing can be graded, a ``no_submission`` record that says what the folder held."""
+    entries = sorted(folder.iterdir())
+    links = [p for p in entries if p.is_symlink() and p.suffix in SUFFIXES]
+    candidates = [p for p in entries if p.suffix in SUFFIXES and not p.is_symlink() and p.is_file()]
+    chosen = choose_file(candidates, names)
+    if chosen is None:
+        held = ", ".join(clean_name(p.name) + ("/" if p.is_dir() else "") for p in entries[:_LISTED])
+        held += f" and {len(entries) - _LISTED} more" if len(entries) > _LISTED else ""
+        why = (f"several files could be it ({', '.join(clean_name(p.name) for p in candidates)}) and none "
+               "defines more of the exercise's functions than the others: name the one to grade submission.py"
+               if candidates else "no .py or .ipynb file to grade" + (
+                   f" (links are not followed: {', '.join(clean_name(p.name) for p in links)})" if links else ""))
+        return Submission(sub_id, folder, f"nothing to grade in {clean_name(folder.name)}/: {why}; it holds "
+                          f"{held or 'nothing'}", status="no_submission")
+    siblings = tuple(p for p in candidates if p.suffix == ".py" and p != chosen)
+    return Submission(sub_id, chosen, None if within(chosen, root) else f"{clean_name(chosen.name)} {LINK_OUT}",
+                      siblings=siblings)
+
+
+#: What of a folder's entries a no_submission record lists.
+_LISTED = 10
+
+
+def choose_file(candidates: Sequence[Path], names: Collection[str]) -> Path | None:
+    """The file to grade among a submission's ``.py`` and ``.ipynb`` files: ``submission.py``
+    (or ``.ipynb``) if there is one; the only file; else the one that defines the most of
+    ``names`` (the exercise's functions, or what its harness reads); among equals, the only
+    ``.py`` (a notebook beside a .py is its draft), or the only notebook. None: no file, or a
+    tie that nothing breaks."""
     for named in ("submission.py", "submission.ipynb"):
-        if (folder / named).is_file():
-            return folder / named
-    # One .py file is the submission whatever notebooks lie beside it; else one notebook.
-    for suffix in SUFFIXES:
-        files = [p for p in folder.iterdir() if p.is_file() and p.suffix == suffix]
-        if files:
-            return files[0] if len(files) == 1 else None
+        found = [p for p in candidates if p.name == named]
+        if found:
+            return found[0]
+    if len(candidates) <= 1:
+        return candidates[0] if candidates else None
+    counts = {p: _defined(p, names) for p in candidates}
+    best = max(counts.values())
+    top = [p for p in candidates if counts[p] == best]
+    for group in (top, [p for p in top if p.suffix == ".py"], [p for p in top if p.suffix == ".ipynb"]):
+        if len(group) == 1:
+            return group[0]
+        if group:
+            return None
     return None
+
+
+def _defined(path: Path, names: Collection[str]) -> int:
+    """How many of ``names`` a file defines (``def``, ``class`` or an assignment), read as text."""
+    if not names:
+        return 0
+    try:
+        text = read_file(path, MAX_NOTEBOOK_BYTES).decode("utf-8", "replace")
+    except SubmissionError:
+        return 0
+    alternatives = "|".join(map(re.escape, names))
+    pattern = re.compile(rf"\b(?:def|class)\s+({alternatives})\b|(?:^|[\s\"'])({alternatives})\s*=(?!=)", re.M)
+    return len({a or b for a, b in pattern.findall(text)})
 
 
 def parse_shard(text: str) -> tuple[int, int]:

@@ -83,7 +83,8 @@ def test_output_file(run, tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["check", "missing.py", "-e", "mlp2"], "missing.py: no such file"),
-    (["check", ".", "-e", "mlp2"], ". is a folder: check grades one .py or .ipynb file ('bpgrade grade' takes"),
+    # A folder is checked as bpgrade grade checks a sub-folder: here, one without a .py file.
+    (["check", ".", "-e", "mlp2"], "/: no .py or .ipynb file to grade; it holds"),
     (["check", REFERENCE.parent.parent / "pyproject.toml", "-e", "mlp2"], "expected a Python file"),
     (["check", REFERENCE, "-e", "mlp9"], "shipped pack (cs231n-layers, cs231n-neuralnet, cs231n-twolayer, "
                                          "dls-planar, fastai-backprop, graph, layernorm, makemore-backprop, "

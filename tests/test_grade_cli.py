@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+import bpgrade
 from bpgrade.errors import SubmissionError
 from bpgrade.submissions import collect, shard
 
@@ -49,9 +50,18 @@ def test_collect_follows_the_naming_rules(tmp_path):
     (tmp_path / "erin").mkdir()
     (tmp_path / "erin" / "a.py").write_text("")
     (tmp_path / "erin" / "b.py").write_text("")
-    found = {s.id: s.path.relative_to(tmp_path).as_posix() for s in collect([tmp_path])}
+    (tmp_path / ".ipynb_checkpoints").mkdir()
+    subs = {s.id: s for s in collect([tmp_path])}
+    found = {name: s.path.relative_to(tmp_path).as_posix() for name, s in subs.items()}
     assert found == {"alice": "alice.py", "bob": "bob.ipynb", "carol": "carol/mlp2.py",
-                     "dave": "dave/submission.py"}
+                     "dave": "dave/submission.py", "erin": "erin"}
+    assert [p.name for p in subs["dave"].siblings] == ["helpers.py"]
+    # No submission is left out in silence: two files and nothing to choose between them.
+    assert subs["erin"].status == "no_submission" and "several files could be it (a.py, b.py)" in subs["erin"].problem
+    # The file that defines the exercise's functions is chosen, the other one importable by it.
+    (tmp_path / "erin" / "b.py").write_text("def grad_w1(x, y, params):\n    pass\n")
+    erin = {s.id: s for s in collect([tmp_path], names=("grad_w1", "grad_b1"))}["erin"]
+    assert erin.path.name == "b.py" and [p.name for p in erin.siblings] == ["a.py"] and erin.problem is None
     with pytest.raises(SubmissionError, match="two submissions have the id 'alice'"):
         collect([tmp_path, tmp_path / "alice.py"])
     with pytest.raises(SubmissionError, match="no such file or folder"):
@@ -89,8 +99,9 @@ def test_grade_writes_the_gradebook_and_exports_jsonl_and_csv(run, batch, tmp_pa
     proc = run("grade", batch, "-e", "mlp2", "--db", db, "--format", "csv", "-o", out, "-q")
     assert proc.returncode == 0 and proc.stdout == "" and proc.stderr == ""
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
-    assert rows[4] == {"submission": "relu_mask_left_out", "exercise": "mlp2", "status": "ok", "w1": "0.0",
-                       "b1": "0.0", "w2": "1.0", "b2": "1.0", "x": "0.0", "score": "2.0", "max_score": "5.0"}
+    scores = {k: v for k, v in rows[4].items() if not k.endswith("_code") and k != "message"}
+    assert scores == {"submission": "relu_mask_left_out", "exercise": "mlp2", "status": "ok", "w1": "0.0",
+                      "b1": "0.0", "w2": "1.0", "b2": "1.0", "x": "0.0", "score": "2.0", "max_score": "5.0"}
 
 
 def test_rerun_resumes_and_regrades_only_what_changed(run, batch, tmp_path):
@@ -179,3 +190,43 @@ def test_merge_of_something_that_is_no_gradebook_exits_2(run, tmp_path):
     missing = run("merge", tmp_path / "nosuch.sqlite", "--db", tmp_path / "new.sqlite")
     assert missing.returncode == 2 and "nosuch.sqlite: no such gradebook" in missing.stderr
     assert not (tmp_path / "new.sqlite").exists()
+
+
+def with_helper_module(reference: str) -> str:
+    """The reference solution with its ReLU taken from a module of the student's own (utils.py)."""
+    return reference.replace("import numpy as np\n", "import numpy as np\nfrom utils import relu_mask\n", 1) \
+        .replace("(u1 > 0)", "relu_mask(u1)")
+
+
+def test_every_folder_of_a_batch_is_accounted_for(run, tmp_path):
+    batch = tmp_path / "batch"
+    for folder in ("alice", "bob", "carol", "dave", ".ipynb_checkpoints"):
+        (batch / folder).mkdir(parents=True)
+    assert "relu_mask(u1)" in with_helper_module(REFERENCE.read_text())
+    (batch / "alice" / "mlp2.py").write_text(with_helper_module(REFERENCE.read_text()))
+    (batch / "alice" / "utils.py").write_text("def relu_mask(u):\n    return u > 0\n")
+    (batch / "bob" / "notes.txt").write_text("I ran out of time")
+    (batch / "carol" / "a.py").write_text("x = 1\n")
+    (batch / "carol" / "b.py").write_text("y = 2\n")
+    (batch / "dave" / "mlp2.py").write_text(with_helper_module(REFERENCE.read_text()))
+    (batch / "dave" / "utils.py").write_text("def relu_mask(u):\n    return u / 0.0 > 'x'\n")
+    # A file of the batch's own folder imports no other student's file.
+    (batch / "erin.py").write_text("from utils import relu_mask\n" + REFERENCE.read_text())
+    (batch / "utils.py").write_text("def relu_mask(u):\n    return u > 0\n")
+    proc = run("grade", batch, "-e", "mlp2", "--db", tmp_path / "g.sqlite", "-q")
+    records = {r["submission"]: r for r in map(json.loads, proc.stdout.splitlines())}
+    assert sorted(records) == ["alice", "bob", "carol", "dave", "erin", "utils"], proc.stderr
+    assert records["alice"]["score"] == 5.0  # mlp2.py, which imports utils.py beside it
+    assert records["bob"]["status"] == "no_submission" and records["bob"]["score"] == 0.0
+    assert records["bob"]["message"] == "nothing to grade in bob/: no .py or .ipynb file to grade; it holds notes.txt"
+    assert records["carol"]["status"] == "no_submission" and "(a.py, b.py)" in records["carol"]["message"]
+    # An error in the helper module names its file.
+    assert "dave/utils.py, line 2" in records["dave"]["targets"][0]["message"]
+    assert records["erin"]["status"] == "error" and "No module named 'utils'" in records["erin"]["message"]
+    # check takes such a folder too, and chooses its file the same way.
+    assert bpgrade.check("mlp2", batch / "alice").score == 5.0
+    # A folder that holds no submission at all is a usage error, and no gradebook is made.
+    (tmp_path / "empty").mkdir()
+    proc = run("grade", tmp_path / "empty", "-e", "mlp2", "--db", tmp_path / "none.sqlite")
+    assert proc.returncode == 2 and "holds no submission" in proc.stderr
+    assert not (tmp_path / "none.sqlite").exists()

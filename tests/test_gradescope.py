@@ -17,6 +17,7 @@ from bpgrade import _confine, gradescope
 from bpgrade.packs import SHIPPED_DIR
 
 from conftest import REFERENCE, ROOT
+from test_grade_cli import with_helper_module
 
 WRONG = SHIPPED_DIR / "mlp2" / "selftest" / "w1_transposed.py"
 TEST_KEYS = {"name": str, "number": str, "score": float, "max_score": float, "status": str, "output": str,
@@ -83,7 +84,7 @@ def test_the_file_that_defines_the_functions_is_the_submission(mlp2, tmp_path, f
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(REFERENCE.read_text() if text == "ref" else text)
-    assert gradescope.find_submission(tmp_path, mlp2) == tmp_path / chosen
+    assert gradescope.find_submission(tmp_path, mlp2).path == tmp_path / chosen
 
 
 @pytest.mark.parametrize("files, error", [
@@ -274,6 +275,8 @@ def test_the_bundle_grades_with_its_own_copy_of_bpgrade(autograder, cli_env):
     ({"my_homework.py": WRONG, "README.md": "notes"}, 4.0),
     ({"hw.py": ROOT / "tests" / "submissions" / "hostile" / "endless_loop.py"}, 0.0),
     ({}, 0.0),
+    # Chosen as bpgrade grade chooses a sub-folder's file; the module beside it is importable.
+    ({"hw.py": with_helper_module(REFERENCE.read_text()), "utils.py": "def relu_mask(u):\n    return u > 0\n"}, 5.0),
 ])
 def test_run_autograder_end_to_end(autograder, cli_env, mlp2_max, files, score):
     proc, results = run_autograder(autograder, cli_env, files)
@@ -312,7 +315,7 @@ def test_a_link_out_of_the_upload_is_not_followed(mlp2, tmp_path):
     (upload / "hw3.py").unlink()
     (upload / "sub").symlink_to(tmp_path, target_is_directory=True)  # a folder link is not walked into
     (upload / "real.py").write_text(REFERENCE.read_text())
-    assert gradescope.find_submission(upload, mlp2) == upload / "real.py"
+    assert gradescope.find_submission(upload, mlp2).path == upload / "real.py"
 
 
 def test_text_no_json_reader_takes_never_reaches_results_json(bpgrade_cmd, cli_env, tmp_path, mlp2_max):

@@ -183,11 +183,11 @@ def test_gradescope_grades_the_unzipped_upload_or_the_zip_in_it(tmp_path, pack):
     from bpgrade import gradescope
 
     upload = write_folder(tmp_path / "upload")
-    assert gradescope.find_submission(upload, pack) == upload
+    assert gradescope.find_submission(upload, pack).path == upload
     zipped = tmp_path / "zipped"
     zipped.mkdir()
     write_zip(zipped / "a1_code_submission.zip")
-    assert gradescope.find_submission(zipped, pack) == zipped / "a1_code_submission.zip"
+    assert gradescope.find_submission(zipped, pack).path == zipped / "a1_code_submission.zip"
     result = gradescope.autograde(pack, zipped)
     assert result["score"] == 1, result
     (tmp_path / "nothing").mkdir()

@@ -241,7 +241,7 @@ def test_a_slow_caller_does_not_make_waiting_results_late(mlp2, tmp_path):
         paths[-1].write_text(REFERENCE.read_text())
     statuses = []
     with Sandbox(job, jobs=4) as sandbox:
-        for _, run in sandbox.run(enumerate(paths)):
+        for _, run in sandbox.run((i, path, ()) for i, path in enumerate(paths)):
             statuses.append(run.status)
             time.sleep(1.5)
     assert statuses == ["ok"] * 4
