@@ -223,6 +223,10 @@ def _entry(entry: Path, root: Path, names: Collection[str]) -> Submission | None
     target = entry.resolve() if entry.is_symlink() else entry
     if entry.suffix in SUFFIXES and (out or target.is_file()):
         return Submission(clean_name(entry.stem), target, f"{clean_name(entry.name)} {LINK_OUT}" if out else None)
+    if entry.suffix in SUFFIXES and not target.is_dir():
+        # A FIFO, a socket or a device named like a submission: said, not skipped.
+        return Submission(clean_name(entry.stem), entry, f"{clean_name(entry.name)} is not a regular file: bpgrade "
+                          "reads only regular files")
     if out:
         return (Submission(clean_name(entry.name), entry, f"the folder {clean_name(entry.name)} {LINK_OUT}")
                 if entry.is_dir() else None)

@@ -51,10 +51,12 @@ def test_collect_follows_the_naming_rules(tmp_path):
     (tmp_path / "erin" / "a.py").write_text("")
     (tmp_path / "erin" / "b.py").write_text("")
     (tmp_path / ".ipynb_checkpoints").mkdir()
+    os.mkfifo(tmp_path / "frank.py")
     subs = {s.id: s for s in collect([tmp_path])}
     found = {name: s.path.relative_to(tmp_path).as_posix() for name, s in subs.items()}
     assert found == {"alice": "alice.py", "bob": "bob.ipynb", "carol": "carol/mlp2.py",
-                     "dave": "dave/submission.py", "erin": "erin"}
+                     "dave": "dave/submission.py", "erin": "erin", "frank": "frank.py"}
+    assert subs["frank"].problem == "frank.py is not a regular file: bpgrade reads only regular files"
     assert [p.name for p in subs["dave"].siblings] == ["helpers.py"]
     # No submission is left out in silence: two files and nothing to choose between them.
     assert subs["erin"].status == "no_submission" and "several files could be it (a.py, b.py)" in subs["erin"].problem
