@@ -92,7 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade = commands.add_parser(
         "grade", help="grade a batch of submissions into a gradebook",
         description="Grade every submission found in PATH... (files; in folders, every *.py and *.ipynb, and "
-                    "every sub-folder holding one .py, or else one .ipynb, or a submission.py) into a SQLite "
+                    "every sub-folder: its submission.py, its one .py or .ipynb, or the one that defines the most "
+                    "of the exercise's functions, with the .py files beside it importable; a sub-folder with "
+                    "nothing to grade gets a no_submission record) into a SQLite "
                     "gradebook, each in its own sandboxed worker, then export the results. Rerunning resumes: "
                     "submissions already graded with the same content, exercise and seed are skipped. Exit code 0 "
                     "when every submission got a result; 2: a usage error or bad input.")
@@ -110,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "csv, a row per submission and a column per target; junit, JUnit XML for CI; "
                             "markdown, a table of submissions; gradescope, each one's results.json by id")
     grade.add_argument("-o", "--output", metavar="FILE", help="write the export to FILE instead of stdout")
+    grade.add_argument("--feedback-dir", metavar="DIR", help="also write each submission's report, as a student "
+                       "sees it with 'bpgrade check' (hidden cases as counts only), to DIR/ID.md and DIR/ID.html, "
+                       "for feedback by email or through an LMS")
     grade.add_argument("--timeout", type=_positive_float, metavar="SECONDS",
                        help="wall-clock limit per submission (default: the exercise's)")
     grade.add_argument("--memory", type=_positive_int, metavar="MB", help="address-space limit per submission "
@@ -341,8 +346,21 @@ def _grade(args) -> int:
                                [s.id for s in submissions])
     if progress:
         progress.finish(final)
+    if args.feedback_dir:
+        _write_feedback(reports, Path(args.feedback_dir))
     _write(export(reports, args.format), args.output)
     return EXIT_PASSED
+
+
+def _write_feedback(reports, folder: Path) -> None:
+    from .exports import feedback_files
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, text in feedback_files(reports).items():
+            (folder / name).write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise BpgradeError(f"cannot write feedback into {folder}: {e.strerror}") from None
 
 
 def _merge(args) -> int:

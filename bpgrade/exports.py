@@ -9,6 +9,7 @@ submission printed.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import re
@@ -30,6 +31,27 @@ def export(reports: Sequence[Report], fmt: str) -> str:
 def to_jsonl(reports: Sequence[Report]) -> str:
     """One JSON result record per line."""
     return "".join(r.to_json() + "\n" for r in reports)
+
+
+def feedback_files(reports: Sequence[Report]) -> dict[str, str]:
+    """Each submission's report as a student sees it (hidden cases as counts only), by file name:
+    ``alice.md`` (Markdown) and ``alice.html`` (a page of its own). A submission's id, which it
+    controls, is made a plain file name: no folder, no hidden file, no name given twice."""
+    files: dict[str, str] = {}
+    for report in reports:
+        stem = _file_stem(report.submission)
+        while f"{stem}.md" in files:
+            stem += "_"
+        title = html.escape(f"{report.exercise}: {report.submission}")
+        files[f"{stem}.md"] = report.to_markdown()
+        files[f"{stem}.html"] = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                                 f"<title>{title}</title></head><body>\n{report.to_html()}\n</body></html>\n")
+    return files
+
+
+def _file_stem(submission: str) -> str:
+    stem = re.sub(r"[^\w.-]", "_", submission).lstrip(".") or "submission"
+    return stem[:100]
 
 
 def to_csv(reports: Sequence[Report]) -> str:

@@ -162,3 +162,13 @@ def test_a_cell_that_a_spreadsheet_would_run_is_shown_as_text(reports):
     score = rows[0].index("score")
     assert rows[1][score:score + 2] == ["5.0", "5.0"]  # numbers stay numbers
     assert exports.spreadsheet_text("alice") == "alice"
+
+
+def test_feedback_files_are_named_safely_from_ids_the_submissions_control(reports):
+    names = ["../../etc/passwd", ".bashrc", "alice", "alice", "a/b", "a_b"]
+    files = exports.feedback_files([Report(**{**reports["wrong"].__dict__, "submission": n}) for n in names])
+    assert sorted(files) == sorted(f"{stem}.{ext}" for stem in ("_.._etc_passwd", "bashrc", "alice", "alice_",
+                                                                  "a_b", "a_b_") for ext in ("md", "html"))
+    page = files["alice.html"]
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page and "relu_mask" in page
+    assert "relu_mask" in files["alice.md"] and "alice" in files["alice.md"]

@@ -215,9 +215,14 @@ def test_every_folder_of_a_batch_is_accounted_for(run, tmp_path):
     # A file of the batch's own folder imports no other student's file.
     (batch / "erin.py").write_text("from utils import relu_mask\n" + REFERENCE.read_text())
     (batch / "utils.py").write_text("def relu_mask(u):\n    return u > 0\n")
-    proc = run("grade", batch, "-e", "mlp2", "--db", tmp_path / "g.sqlite", "-q")
+    proc = run("grade", batch, "-e", "mlp2", "--db", tmp_path / "g.sqlite", "-q", "--feedback-dir", tmp_path / "fb")
     records = {r["submission"]: r for r in map(json.loads, proc.stdout.splitlines())}
     assert sorted(records) == ["alice", "bob", "carol", "dave", "erin", "utils"], proc.stderr
+    # Each one's feedback, as check shows it, in Markdown and HTML.
+    assert sorted(p.name for p in (tmp_path / "fb").iterdir()) == sorted(
+        f"{name}.{ext}" for name in records for ext in ("md", "html"))
+    assert "bpgrade mlp2: alice: 5/5" in (tmp_path / "fb" / "alice.md").read_text()
+    assert "nothing to grade in bob/" in (tmp_path / "fb" / "bob.html").read_text()
     assert records["alice"]["score"] == 5.0  # mlp2.py, which imports utils.py beside it
     assert records["bob"]["status"] == "no_submission" and records["bob"]["score"] == 0.0
     assert records["bob"]["message"] == "nothing to grade in bob/: no .py or .ipynb file to grade; it holds notes.txt"
