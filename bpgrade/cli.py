@@ -17,7 +17,7 @@ from . import __version__
 from .errors import BpgradeError
 from .exports import FORMATS
 from .gradebook import DEFAULT_PATH as DEFAULT_DB
-from .gradescope import RESULTS_PATH, SUBMISSION_DIR, VISIBILITIES
+from .gradescope import METADATA_PATH, RESULTS_PATH, SUBMISSION_DIR, VISIBILITIES
 from .safetext import clean
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -160,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     gradescope.add_argument("--results", default=RESULTS_PATH, metavar="FILE",
                             help=f"the results.json to write (default: {RESULTS_PATH})")
     gradescope.add_argument("--device", choices=("cpu", "gpu", "tpu"), help="where jax computes the truth")
+    gradescope.add_argument("--metadata", default=METADATA_PATH, metavar="FILE",
+                            help=f"Gradescope's submission metadata, for --max-per-day (default: {METADATA_PATH})")
 
     bundle = commands.add_parser(
         "gradescope-bundle", help="write the autograder zip to upload to Gradescope",
@@ -169,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     _gradescope_options(bundle)
     bundle.add_argument("-o", "--output", default="autograder.zip", metavar="FILE",
                         help="the zip to write (default: autograder.zip)")
+    bundle.add_argument("--hidden-seed", type=int, metavar="N",
+                        help="grade a second, secret case set drawn from seed N (set in the bundle's copy of the "
+                             "pack; students see only its counts)")
 
     selftest = commands.add_parser(
         "selftest", help="check that packs grade their own solutions right",
@@ -229,6 +234,10 @@ def _gradescope_options(parser: argparse.ArgumentParser) -> None:
                         help="wall-clock limit per submission (default: the exercise's)")
     parser.add_argument("--visibility", choices=VISIBILITIES, default="visible",
                         help="when students see their results (default: visible)")
+    parser.add_argument("--max-per-day", type=_positive_int, metavar="N",
+                        help="feedback for N submissions in any 24 hours (counted from Gradescope's "
+                             "submission_metadata.json, runs where the autograder failed not counted); past them a "
+                             "submission is still graded, its tests shown after the due date")
     _max_size_option(parser)
     _run_all_option(parser)
 
@@ -418,6 +427,10 @@ def _gradescope(args) -> int:
         traceback.print_exc()
         data, code = _autograder_failed(args, f"The autograder failed ({type(e).__name__}); tell the course staff.",
                                         start)
+    if args.max_per_day and code == EXIT_PASSED:
+        data, warning = gradescope.daily_limit(data, args.max_per_day, args.metadata)
+        if warning:
+            print(f"bpgrade: warning: {clean(warning)}", file=sys.stderr)
     path = Path(args.results)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -436,14 +449,20 @@ def _autograder_failed(args, message: str, start: float) -> tuple[dict, int]:
         pack = load_pack(args.exercise)
     except BpgradeError:
         pack = None
-    return crash_results(pack, message, time.monotonic() - start, visibility=args.visibility), EXIT_USAGE
+    return crash_results(pack, message, time.monotonic() - start, visibility=args.visibility,
+                         autograder_error=True), EXIT_USAGE
 
 
 def _gradescope_bundle(args) -> int:
-    from .gradescope import bundle
+    from .gradescope import bundle, bundle_warnings
+    from .packs import load_pack
 
-    names = bundle(args.exercise, args.output, seed=args.seed, timeout=args.timeout, visibility=args.visibility,
-                   run_all=args.run_all, max_size=args.max_size)
+    pack = load_pack(args.exercise)
+    for warning in bundle_warnings(pack, args.seed, args.hidden_seed):
+        print(f"bpgrade: warning: {warning}", file=sys.stderr)
+    names = bundle(pack, args.output, seed=args.seed, timeout=args.timeout, visibility=args.visibility,
+                   run_all=args.run_all, max_size=args.max_size, max_per_day=args.max_per_day,
+                   hidden_seed=args.hidden_seed)
     print(f"wrote {args.output} ({len(names)} files): upload it on the assignment's 'Configure Autograder' page "
           f"({DOCS}/integrations.md)")
     return EXIT_PASSED

@@ -10,17 +10,20 @@ when it builds the image, then for each submission runs
 
 from __future__ import annotations
 
+import datetime
 import importlib.metadata
+import json
 import os
+import re
 import time
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from . import __version__, _torch
 from .errors import BpgradeError, SubmissionError
 from .grader import check
-from .packs import Pack, load_pack
+from .packs import PACK_FILE, Pack, load_pack
 from .reports import Report
 from .safetext import clean_name
 from .packages import find_root, module_file
@@ -30,6 +33,9 @@ from .submissions import LINK_OUT, SUFFIXES, Submission, choose_file, within
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 SUBMISSION_DIR = "/autograder/submission"
 RESULTS_PATH = "/autograder/results/results.json"
+#: What Gradescope says of the submission and the student's earlier ones.
+METADATA_PATH = "/autograder/submission_metadata.json"
+_DAY = datetime.timedelta(days=1)
 
 
 def results(report: Report, *, visibility: str = "visible", stdout_visibility: str = "hidden") -> dict[str, Any]:
@@ -52,11 +58,73 @@ def results(report: Report, *, visibility: str = "visible", stdout_visibility: s
 
 
 def crash_results(pack: Pack | None, message: str, seconds: float, *, visibility: str = "visible",
-                  stdout_visibility: str = "hidden") -> dict[str, Any]:
+                  stdout_visibility: str = "hidden", autograder_error: bool = False) -> dict[str, Any]:
     """A valid results.json with no points when nothing could be graded:
-    every target of ``pack`` (none when the pack itself failed) fails with ``message``."""
+    every target of ``pack`` (none when the pack itself failed) fails with ``message``.
+    ``autograder_error``: the autograder failed, not the submission; such a run is marked
+    (``extra_data``) so that it does not count against the student's daily submissions."""
     tests = [_test(i, t.name, 0.0, t.points, False, message) for i, t in enumerate(pack.targets if pack else (), 1)]
-    return _results(0.0, seconds, message, tests, visibility, stdout_visibility)
+    data = _results(0.0, seconds, message, tests, visibility, stdout_visibility)
+    if autograder_error:
+        data["extra_data"] = {"bpgrade": {"autograder_error": True}}
+    return data
+
+
+def feedback_returns(metadata: Mapping[str, Any], per_day: int) -> datetime.datetime | None:
+    """When a submission past the limit of ``per_day`` graded submissions in 24 hours gets its
+    feedback back (the time from which a new one is within the limit); None when this one is within it.
+
+    The window is the 24 hours before this submission's ``created_at`` (Gradescope's clock, not
+    this machine's), counting the earlier ``previous_submissions`` of ``metadata``, but for runs
+    in which the autograder itself failed.
+
+    Raises:
+      ValueError: metadata without a readable ``created_at``.
+    """
+    created = _when(metadata.get("created_at"))
+    if created is None:
+        raise ValueError("no created_at")
+    times = []
+    for previous in metadata.get("previous_submissions") or ():
+        when = _when(previous.get("submission_time")) if isinstance(previous, Mapping) else None
+        results = previous.get("results") if isinstance(previous, Mapping) else None
+        failed = isinstance(results, Mapping) and (results.get("extra_data") or {}).get("bpgrade", {}).get(
+            "autograder_error") is True
+        if when is not None and not failed and created - _DAY < when <= created:
+            times.append(when)
+    times.sort()
+    return times[-per_day] + _DAY if len(times) >= per_day else None
+
+
+def _when(text: Any) -> datetime.datetime | None:
+    """A timestamp of Gradescope's metadata (ISO 8601 with its offset), or None."""
+    try:
+        when = datetime.datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=datetime.timezone.utc)
+
+
+def daily_limit(data: dict[str, Any], per_day: int, metadata: str | Path = METADATA_PATH
+                ) -> tuple[dict[str, Any], str | None]:
+    """``data`` as the limit of ``per_day`` submissions with feedback leaves it (see
+    :func:`feedback_returns`), and a warning for the staff when the metadata cannot be read
+    (then no limit applies: a student is never held back by the autograder's trouble)."""
+    try:
+        back = feedback_returns(json.loads(Path(metadata).read_text(encoding="utf-8")), per_day)
+    except (OSError, ValueError, AttributeError, TypeError) as e:
+        return data, f"no daily limit applied: cannot read {metadata} ({e})"
+    return (data, None) if back is None else (_rate_limited(data, per_day, back), None)
+
+
+def _rate_limited(data: dict[str, Any], per_day: int, back: datetime.datetime) -> dict[str, Any]:
+    """``data`` (a results.json) for a submission past the daily limit: its score kept, each test's
+    feedback shown only after the due date, and an output that says when feedback comes back."""
+    tests = [{**test, "visibility": "after_due_date"} for test in data["tests"]]
+    output = (f"This is your submission beyond the {per_day} a day that get feedback: it is graded, and its "
+              f"score counts, but what each test found is shown after the due date. A submission made after "
+              f"{back.isoformat(timespec='minutes')} gets its feedback again.")
+    return {**data, "tests": tests, "output": output}
 
 
 def _test(number: int, name: str, score: float, max_score: float, passed: bool, output: str) -> dict[str, Any]:
@@ -227,20 +295,23 @@ _DEPENDENCIES = ("jax", "jaxlib", "numpy", "pyyaml")
 
 def bundle(exercise: str | Path | Pack, out: str | Path, *, seed: int | None = None,
            timeout: float | None = None, visibility: str = "visible", run_all: bool = False,
-           max_size: int | None = None) -> list[str]:
+           max_size: int | None = None, max_per_day: int | None = None,
+           hidden_seed: int | None = None) -> list[str]:
     """Write the autograder zip for ``exercise`` to ``out``: ``setup.sh``,
     ``run_autograder``, the pack in ``pack/`` and bpgrade's source in
     ``bpgrade-src/`` (its dependencies pinned to the versions installed here).
 
-    ``seed``, ``timeout``, ``visibility``, ``run_all`` and ``max_size`` (bytes) are passed to
-    every run. Returns the names written, in order.
+    ``seed``, ``timeout``, ``visibility``, ``run_all``, ``max_size`` (bytes) and ``max_per_day``
+    are passed to every run. ``hidden_seed`` sets the hidden cases' seed in the bundle's copy of
+    the pack (see :func:`bundle_warnings`). Returns the names written, in order.
     """
     pack = exercise if isinstance(exercise, Pack) else load_pack(exercise)
     if visibility not in VISIBILITIES:
         raise BpgradeError(f"visibility must be one of {', '.join(VISIBILITIES)}, not {visibility!r}")
     sizes = None if max_size is None else f"{max_size / (1 << 20):.17g}"
     options = "".join(f" \\\n    {flag} {value}" for flag, value in
-                      (("--seed", seed), ("--timeout", timeout), ("--visibility", visibility), ("--max-size", sizes))
+                      (("--seed", seed), ("--timeout", timeout), ("--visibility", visibility), ("--max-size", sizes),
+                       ("--max-per-day", max_per_day))
                       if value is not None)
     options += " \\\n    --run-all" if run_all else ""
     pins = ", ".join(f'"{name}=={importlib.metadata.version(name)}"' for name in _DEPENDENCIES)
@@ -254,17 +325,54 @@ def bundle(exercise: str | Path | Pack, out: str | Path, *, seed: int | None = N
                 z.writestr(info, data)
                 names.append(name)
 
-            setup = _SETUP.format(seeds="public" if seed is None else seed, torch=_torch_install(pack))
+            # The self-test compiles the truth of the case sets run_autograder grades: the hidden one too.
+            hidden = hidden_seed if hidden_seed is not None else pack.cases.hidden_seed
+            seeds = seed if seed is not None else "public" + (f",{hidden}" if hidden is not None else "")
+            setup = _SETUP.format(seeds=seeds, torch=_torch_install(pack))
             add("setup.sh", setup.encode(), executable=True)
             add("run_autograder", _RUN.format(options=options).encode(), executable=True)
             for path, rel in _files(pack.root):
-                add(f"pack/{rel}", path.read_bytes())
+                data = path.read_bytes()
+                if rel == PACK_FILE and hidden_seed is not None:
+                    data = with_hidden_seed(data.decode("utf-8"), hidden_seed).encode()
+                add(f"pack/{rel}", data)
             add("bpgrade-src/pyproject.toml", _PYPROJECT.format(version=__version__, dependencies=pins).encode())
             for path, rel in _files(Path(__file__).resolve().parent):
                 add(f"bpgrade-src/bpgrade/{rel}", path.read_bytes())
     except OSError as e:
         raise BpgradeError(f"cannot write {out}: {e.strerror}") from None
     return names
+
+
+def bundle_warnings(pack: Pack, seed: int | None, hidden_seed: int | None) -> list[str]:
+    """What staff should know before uploading a bundle of ``pack``."""
+    if seed is None and hidden_seed is None and pack.cases.hidden_seed is None:
+        return [f"{pack.name} has no hidden cases: students can run every case the autograder grades with "
+                "'bpgrade check' before they submit (add --hidden-seed N to grade a second, secret set)"]
+    return []
+
+
+def with_hidden_seed(text: str, seed: int) -> str:
+    """exercise.yaml's text with ``cases.hidden_seed`` set to ``seed`` (its comments kept).
+
+    Raises:
+      BpgradeError: a file whose ``cases`` mapping cannot be found as a block.
+    """
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if re.match(r"cases:\s*(#.*)?$", line)), None)
+    if start is None:
+        raise BpgradeError(f"cannot set the hidden seed: {PACK_FILE} has no block 'cases:'")
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].strip() and not lines[i][0].isspace()),
+               len(lines))
+    block = [i for i in range(start + 1, end) if lines[i].strip() and not lines[i].lstrip().startswith("#")]
+    indent = re.match(r"\s*", lines[block[0]])[0] if block else "  "
+    entry = f"{indent}hidden_seed: {int(seed)}\n"
+    for i in block:
+        if re.match(rf"{indent}hidden_seed\s*:", lines[i]):
+            lines[i] = entry
+            return "".join(lines)
+    lines.insert(start + 1, entry)
+    return "".join(lines)
 
 
 def _torch_install(pack: Pack) -> str:

@@ -336,3 +336,57 @@ def test_bundle_passes_max_size_to_every_run(tmp_path):
     gradescope.bundle("mlp2", tmp_path / "a.zip", max_size=3 << 19)
     run = zipfile.ZipFile(tmp_path / "a.zip").read("run_autograder").decode()
     assert "--max-size 1.5" in run
+
+
+def metadata(created: str, *previous: tuple[str, bool]) -> dict:
+    """Gradescope's submission_metadata.json: earlier runs as (time, whether the autograder failed)."""
+    runs = [{"submission_time": t, "score": 1.0,
+             "results": {"extra_data": {"bpgrade": {"autograder_error": True}}} if failed else {"score": 1.0}}
+            for t, failed in previous]
+    return {"id": 7, "created_at": created, "previous_submissions": runs}
+
+
+def test_the_daily_limit_counts_gradescopes_times_not_the_clock():
+    day = "2026-11-20T{}:00.000000-08:00"
+    now = day.format("18:00")
+    # Two in the 24 hours before: within a limit of 3; a third makes this one the fourth.
+    assert gradescope.feedback_returns(metadata(now, (day.format("09:00"), False), (day.format("12:00"), False)),
+                                       3) is None
+    earlier = [("2026-11-19T17:00:00-08:00", False), (day.format("09:00"), False), (day.format("12:00"), False),
+               (day.format("15:00"), False)]
+    back = gradescope.feedback_returns(metadata(now, *earlier), 3)
+    assert back.isoformat(timespec="minutes") == "2026-11-21T09:00-08:00"  # 24 h after the oldest that counts
+    # A run where the autograder failed does not count.
+    earlier[3] = (day.format("15:00"), True)
+    assert gradescope.feedback_returns(metadata(now, *earlier), 3) is None
+
+
+def test_past_the_limit_the_score_stays_and_the_feedback_waits(mlp2, tmp_path):
+    data = gradescope.results(bpgrade.check("mlp2", WRONG))
+    day = "2026-11-20T{}:00+00:00"
+    (tmp_path / "meta.json").write_text(json.dumps(metadata(day.format("18:00"), (day.format("10:00"), False))))
+    limited, warning = gradescope.daily_limit(data, 1, tmp_path / "meta.json")
+    assert warning is None and limited["score"] == data["score"] == 4.0
+    assert {t["visibility"] for t in limited["tests"]} == {"after_due_date"}
+    assert "2026-11-21T10:00+00:00" in limited["output"] and "score counts" in limited["output"]
+    assert_valid(limited, 5.0)
+    # Metadata that cannot be read limits nothing, and says so to the staff.
+    unchanged, warning = gradescope.daily_limit(data, 1, tmp_path / "none.json")
+    assert unchanged == data and "no daily limit applied" in warning
+
+
+def test_a_bundle_without_hidden_cases_warns_and_hidden_seed_sets_them(bpgrade_cmd, cli_env, tmp_path):
+    out = tmp_path / "a.zip"
+    proc = subprocess.run([*bpgrade_cmd, "gradescope-bundle", "-e", "neuron3", "-o", str(out), "--max-per-day", "3"],
+                          capture_output=True, text=True, env=cli_env, timeout=120)
+    assert proc.returncode == 0 and "has no hidden cases" in proc.stderr
+    with zipfile.ZipFile(out) as z:
+        assert "--max-per-day 3" in z.read("run_autograder").decode()
+    proc = subprocess.run([*bpgrade_cmd, "gradescope-bundle", "-e", "neuron3", "-o", str(out), "--hidden-seed", "99"],
+                          capture_output=True, text=True, env=cli_env, timeout=120)
+    assert proc.returncode == 0 and "warning" not in proc.stderr
+    with zipfile.ZipFile(out) as z:
+        z.extractall(tmp_path / "bundle")
+        setup = z.read("setup.sh").decode()
+    assert bpgrade.load_pack(tmp_path / "bundle" / "pack").cases.hidden_seed == 99
+    assert "selftest -e pack --seeds public,99" in setup
