@@ -16,6 +16,7 @@ from pathlib import Path
 from . import __version__
 from .errors import BpgradeError
 from .exports import FORMATS
+from .lms import LMS_FORMATS
 from .gradebook import DEFAULT_PATH as DEFAULT_DB
 from .gradescope import METADATA_PATH, RESULTS_PATH, SUBMISSION_DIR, VISIBILITIES
 from .safetext import clean
@@ -107,11 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
                        "when the exercise declares them)")
     grade.add_argument("--db", default=DEFAULT_DB, metavar="FILE",
                        help=f"the gradebook, created if needed (default: {DEFAULT_DB})")
-    grade.add_argument("--format", choices=FORMATS, default="jsonl",
+    grade.add_argument("--format", choices=(*FORMATS, *LMS_FORMATS), default="jsonl",
                        help="the export written at the end: jsonl, one JSON record per submission (default); "
                             "csv, a row per submission and a column per target; junit, JUnit XML for CI; "
-                            "markdown, a table of submissions; gradescope, each one's results.json by id")
+                            "markdown, a table of submissions; gradescope, each one's results.json by id; canvas, "
+                            "moodle, brightspace: the LMS's gradebook import, matched to --roster")
     grade.add_argument("-o", "--output", metavar="FILE", help="write the export to FILE instead of stdout")
+    _lms_options(grade)
     grade.add_argument("--feedback-dir", metavar="DIR", help="also write each submission's report, as a student "
                        "sees it with 'bpgrade check' (hidden cases as counts only), to DIR/ID.md and DIR/ID.html, "
                        "for feedback by email or through an LMS")
@@ -133,9 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "the later result wins. Then export them all.")
     merge.add_argument("sources", nargs="+", metavar="DB", help="gradebooks to merge in")
     merge.add_argument("--db", required=True, metavar="FILE", help="the gradebook to merge into (created if needed)")
-    merge.add_argument("--format", choices=FORMATS, default="jsonl",
-                       help="the export (default: jsonl)")
+    merge.add_argument("--format", choices=(*FORMATS, *LMS_FORMATS), default="jsonl",
+                       help="the export (default: jsonl; see 'bpgrade grade --help')")
     merge.add_argument("-o", "--output", metavar="FILE", help="write the export to FILE instead of stdout")
+    _lms_options(merge)
 
     report = commands.add_parser(
         "report", help="write the class report: one HTML page of a gradebook's results",
@@ -242,6 +246,14 @@ def _gradescope_options(parser: argparse.ArgumentParser) -> None:
     _run_all_option(parser)
 
 
+def _lms_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--roster", metavar="FILE", help="for --format canvas|moodle|brightspace: the LMS's "
+                        "gradebook export (CSV), whose students the submissions are matched to by login, user id, "
+                        "e-mail or name")
+    parser.add_argument("--assignment", metavar="NAME", help="the LMS's grade column (default: the exercise's "
+                        "name); Canvas's own column of that name is used where the roster has it")
+
+
 def _max_size_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-size", type=_positive_mib, metavar="MB",
                         help="the most code a submission may run, in MiB (default: 1); a larger file is refused with a "
@@ -331,12 +343,12 @@ def _check(args) -> int:
 
 def _grade(args) -> int:
     from . import gradebook, truth
-    from .exports import export
     from .grader import grade
     from .packs import load_pack
     from .sandbox import DEFAULT_JOBS
     from .submissions import collect, parse_shard, shard
 
+    roster = _roster(args)
     pack = load_pack(args.exercise)
     submissions = collect(args.paths, pack.module, pack.submission_names)
     if args.shard:
@@ -357,8 +369,38 @@ def _grade(args) -> int:
         progress.finish(final)
     if args.feedback_dir:
         _write_feedback(reports, Path(args.feedback_dir))
-    _write(export(reports, args.format), args.output)
+    _export(reports, args, roster)
     return EXIT_PASSED
+
+
+def _roster(args) -> list | None:
+    """The roster an LMS format needs, read before any work (a usage error without it)."""
+    from .lms import LMS_FORMATS, read_roster
+
+    if args.format not in LMS_FORMATS:
+        if args.roster or args.assignment:
+            raise BpgradeError("--roster and --assignment go with --format canvas, moodle or brightspace")
+        return None
+    if not args.roster:
+        raise BpgradeError(f"--format {args.format} needs --roster FILE: the LMS's gradebook export, whose students "
+                           "the submissions are matched to")
+    return read_roster(args.roster)
+
+
+def _export(reports, args, roster: list | None) -> None:
+    """The export of ``--format`` to ``-o`` or stdout; for an LMS, with what could not be matched on stderr."""
+    from .exports import export
+    from .lms import lms_file
+
+    if roster is None:
+        _write(export(reports, args.format), args.output)
+        return
+    made = lms_file(reports, args.format, roster, args.assignment)
+    _write(made.text, args.output)
+    for line in made.unmatched:
+        print(f"bpgrade: not in the {args.format} file: submission {clean(line)}", file=sys.stderr)
+    for line in made.missing:
+        print(f"bpgrade: no submission from {clean(line)}", file=sys.stderr)
 
 
 def _write_feedback(reports, folder: Path) -> None:
@@ -374,17 +416,17 @@ def _write_feedback(reports, folder: Path) -> None:
 
 def _merge(args) -> int:
     from . import gradebook
-    from .exports import export
 
     for source in args.sources:  # before --db is created
         if not Path(source).is_file():
             raise BpgradeError(f"{source}: no such gradebook")
+    roster = _roster(args)
     with gradebook.Gradebook(args.db) as book:
         for source in args.sources:
             copied = book.merge(source)
             print(f"bpgrade: merged {copied} results from {source}", file=sys.stderr)
         reports = book.reports()
-    _write(export(reports, args.format), args.output)
+    _export(reports, args, roster)
     return EXIT_PASSED
 
 
