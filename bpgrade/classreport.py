@@ -15,6 +15,7 @@ from itertools import groupby
 from typing import Sequence
 
 from .reports import Report, points_text, target_names
+from .similarity import DEFAULT_THRESHOLD, Pair
 
 #: How many submissions the slowest and the diagnoses lists show.
 TOP = 10
@@ -30,8 +31,10 @@ th { background: #f6f8fa; text-align: left; } td.n { text-align: right; font-var
 """
 
 
-def class_report(reports: Sequence[Report], *, title: str = "bpgrade class report", generated: str = "") -> str:
-    """The HTML page for ``reports`` (one section per exercise and seed).
+def class_report(reports: Sequence[Report], *, title: str = "bpgrade class report", generated: str = "",
+                 similar: Sequence[Pair] = (), threshold: float = DEFAULT_THRESHOLD) -> str:
+    """The HTML page for ``reports`` (one section per exercise and seed), and the ``similar``
+    pairs of submissions found at ``threshold`` (:mod:`bpgrade.similarity`).
 
     ``generated`` is a line saying where and when the page was made.
     """
@@ -41,9 +44,26 @@ def class_report(reports: Sequence[Report], *, title: str = "bpgrade class repor
     sections = [_section(list(group)) for _, group in groupby(sorted(reports, key=key), key=key)]
     e = html.escape
     body = "\n".join(sections) if sections else "<p>The gradebook holds no results.</p>"
+    body += "\n" + _similar(similar, threshold)
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>"
             f"<title>{e(title)}</title><style>{_CSS}</style></head>\n<body><h1>{e(title)}</h1>"
             + (f"<p>{e(generated)}</p>" if generated else "") + f"\n{body}\n</body></html>\n")
+
+
+def _similar(pairs: Sequence[Pair], threshold: float) -> str:
+    """The pairs of nearly identical submissions, said to be for staff to look at, never a verdict."""
+    e = html.escape
+    rows = "".join(f"<tr><td>{e(p.a)}</td><td>{e(p.b)}</td><td>{p.similarity:.0%}</td><td><details><summary>"
+                   f"{sum(map(len, p.shared.values()))} lines</summary><pre>"
+                   + e("\n".join(f"{name}:\n" + "\n".join("  " + line for line in lines)
+                                 for name, lines in p.shared.items())) + "</pre></details></td></tr>"
+                   for p in pairs)
+    table = (f"<table><thead><tr><th>submission</th><th>submission</th><th>similarity</th><th>shared lines"
+             f"</th></tr></thead><tbody>{rows}</tbody></table>" if pairs else "<p>None.</p>")
+    return (f"<section><h2>Similar submissions</h2><p>Pairs whose graded functions are at least {threshold:.0%} the "
+            "same code once comments, docstrings, layout and names are set aside (<code>bpgrade similar</code>). "
+            "For staff to look at, never a verdict: a short exercise leaves little room to differ, and a shared "
+            f"template or hint makes code alike.</p>{table}</section>")
 
 
 def _section(reports: list[Report]) -> str:

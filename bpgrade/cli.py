@@ -17,6 +17,7 @@ from . import __version__
 from .errors import BpgradeError
 from .exports import FORMATS
 from .lms import LMS_FORMATS
+from .similarity import DEFAULT_THRESHOLD
 from .gradebook import DEFAULT_PATH as DEFAULT_DB
 from .gradescope import METADATA_PATH, RESULTS_PATH, SUBMISSION_DIR, VISIBILITIES
 from .safetext import clean
@@ -41,6 +42,8 @@ A submission is a Python file that defines the exercise's gradient functions
 Course staff grade a folder of submissions into a gradebook:
 
   bpgrade grade submissions/ -e mlp2 --seed 31337 --format csv -o grades.csv
+  bpgrade grade submissions/ -e mlp2 --format canvas --roster canvas_export.csv -o upload.csv
+  bpgrade similar --db gradebook.sqlite   pairs of nearly identical submissions, to look at
 
 Course pipelines: a Gradescope autograder, a class report, CI ({docs}/integrations.md):
 
@@ -140,6 +143,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the export (default: jsonl; see 'bpgrade grade --help')")
     merge.add_argument("-o", "--output", metavar="FILE", help="write the export to FILE instead of stdout")
     _lms_options(merge)
+
+    similar = commands.add_parser(
+        "similar", help="list pairs of submissions whose code is nearly the same",
+        description="List the pairs of submissions in a gradebook whose graded functions are nearly the same code "
+                    "once comments, docstrings, layout and names are set aside (functions compared by name, "
+                    "wherever they lie; helpers by the order they are called in), with a similarity figure and "
+                    "the lines they share. For staff to look at: similar code is not proof of copying.")
+    similar.add_argument("--db", default=DEFAULT_DB, metavar="FILE", help=f"the gradebook (default: {DEFAULT_DB})")
+    similar.add_argument("-e", "--exercise", metavar="EXERCISE", help="only this exercise's submissions")
+    similar.add_argument("--seed", type=int, metavar="INT", help="only the results of this case set")
+    similar.add_argument("--threshold", type=_fraction, default=DEFAULT_THRESHOLD, metavar="F",
+                         help=f"the least similarity listed, from 0 to 1 (default: {DEFAULT_THRESHOLD})")
+    similar.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or JSON")
+    similar.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
 
     report = commands.add_parser(
         "report", help="write the class report: one HTML page of a gradebook's results",
@@ -254,6 +271,16 @@ def _lms_options(parser: argparse.ArgumentParser) -> None:
                         "name); Canvas's own column of that name is used where the roster has it")
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
+    return value
+
+
 def _max_size_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-size", type=_positive_mib, metavar="MB",
                         help="the most code a submission may run, in MiB (default: 1); a larger file is refused with a "
@@ -305,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     truth.share_accelerator()
     try:
         return {"check": _check, "grade": _grade, "merge": _merge, "report": _report, "gradescope": _gradescope,
-                "gradescope-bundle": _gradescope_bundle, "selftest": _selftest, "new": _new,
+                "gradescope-bundle": _gradescope_bundle, "selftest": _selftest, "new": _new, "similar": _similar,
                 "list": _list, "init": _init, "show": _show, "case": _case}[args.command](args)
     except BpgradeError as e:
         print(f"bpgrade: error: {clean(str(e))}", file=sys.stderr)
@@ -430,6 +457,29 @@ def _merge(args) -> int:
     return EXIT_PASSED
 
 
+def _similar(args) -> int:
+    from . import gradebook, similarity
+
+    if not Path(args.db).is_file():
+        raise BpgradeError(f"{args.db}: no such gradebook (make one with 'bpgrade grade')")
+    with gradebook.Gradebook(args.db) as book:
+        pairs = _similar_pairs(book.code(args.exercise, args.seed), args.threshold)
+    text = (similarity.to_json if args.format == "json" else similarity.to_text)(pairs, args.threshold)
+    _write(text, args.output)
+    return EXIT_PASSED
+
+
+def _similar_pairs(code: dict, threshold: float = DEFAULT_THRESHOLD) -> list:
+    """The similar pairs of a gradebook's code (``Gradebook.code``), per exercise: a submission graded
+    on several seeds has the same code in each, and is compared once."""
+    from .similarity import similar_pairs
+
+    by_exercise: dict[str, dict] = {}
+    for (exercise, _), subs in code.items():
+        by_exercise.setdefault(exercise, {}).update(subs)
+    return [pair for exercise in sorted(by_exercise) for pair in similar_pairs(by_exercise[exercise], threshold)]
+
+
 def _report(args) -> int:
     from . import gradebook
     from .classreport import class_report
@@ -438,11 +488,12 @@ def _report(args) -> int:
         raise BpgradeError(f"{args.db}: no such gradebook (make one with 'bpgrade grade')")
     with gradebook.Gradebook(args.db) as book:
         reports = book.reports(args.exercise, args.seed)
+        code = book.code(args.exercise, args.seed)
     if not reports:
         raise BpgradeError(f"{args.db} holds no results" + (" for that exercise and seed"
                                                             if args.exercise or args.seed is not None else ""))
     generated = f"From {args.db}, {time.strftime('%Y-%m-%d %H:%M')}: {len(reports)} results."
-    _write(class_report(reports, generated=generated), args.output)
+    _write(class_report(reports, generated=generated, similar=_similar_pairs(code)), args.output)
     print(f"bpgrade: wrote {args.output} ({len(reports)} results)", file=sys.stderr)
     return EXIT_PASSED
 

@@ -16,7 +16,7 @@ import json
 import sqlite3
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from .errors import BpgradeError
 from .reports import Report
@@ -36,6 +36,9 @@ CREATE TABLE IF NOT EXISTS targets (
     score REAL NOT NULL, max_score REAL NOT NULL, message TEXT NOT NULL,
     diagnosis_code TEXT, diagnosis_text TEXT,
     PRIMARY KEY (exercise, seed, submission, name));
+CREATE TABLE IF NOT EXISTS code (
+    exercise TEXT NOT NULL, seed INTEGER NOT NULL, submission TEXT NOT NULL, units TEXT NOT NULL,
+    PRIMARY KEY (exercise, seed, submission));
 """
 
 
@@ -69,13 +72,18 @@ class Gradebook:
                                "WHERE exercise = ? AND seed = ? AND pack_hash = ?", (exercise, seed, pack_hash))
         return dict(rows.fetchall())
 
-    def record(self, report: Report, *, pack_hash: str, content_hash: str, path: str) -> None:
-        """Store one submission's result, replacing any earlier one, atomically."""
+    def record(self, report: Report, *, pack_hash: str, content_hash: str, path: str,
+               code: Mapping[str, Sequence[str]] | None = None) -> None:
+        """Store one submission's result, replacing any earlier one, atomically; ``code``: its graded
+        functions, normalised (:func:`bpgrade.similarity.units`), for finding similar submissions."""
         key = (report.exercise, report.seed, report.submission)
         db = self.db
         db.execute("BEGIN")
         try:
             db.execute("DELETE FROM targets WHERE exercise = ? AND seed = ? AND submission = ?", key)
+            db.execute("DELETE FROM code WHERE exercise = ? AND seed = ? AND submission = ?", key)
+            if code:
+                db.execute("INSERT INTO code VALUES (?, ?, ?, ?)", (*key, json.dumps(code)))
             db.execute("INSERT OR REPLACE INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (*key, pack_hash, content_hash, path, report.status, report.score, report.max_score,
                         time.time(), report.to_json(), report.output))
@@ -103,6 +111,18 @@ class Gradebook:
             rows = [by_id[s] for s in submissions if s in by_id]
         return [dataclasses.replace(Report.from_dict(json.loads(record)), output=output) for _, record, output in rows]
 
+    def code(self, exercise: str | None = None, seed: int | None = None) -> dict[tuple[str, int], dict]:
+        """The normalised code of each submission, by ``(exercise, seed)`` then submission id."""
+        query, args = "SELECT exercise, seed, submission, units FROM code WHERE 1", []
+        for column, value in (("exercise", exercise), ("seed", seed)):
+            if value is not None:
+                query += f" AND {column} = ?"
+                args.append(value)
+        found: dict[tuple[str, int], dict] = {}
+        for ex, sd, sub, units in self.db.execute(query + " ORDER BY exercise, seed, submission", args):
+            found.setdefault((ex, sd), {})[sub] = json.loads(units)
+        return found
+
     def merge(self, other: str | Path) -> int:
         """Copy in the results of another gradebook; where both hold a submission,
         the later result wins. Returns how many submissions were copied."""
@@ -115,6 +135,9 @@ class Gradebook:
         except sqlite3.DatabaseError as e:
             raise BpgradeError(f"{other}: not a bpgrade gradebook ({e})") from None
         try:
+            # A gradebook written before the code table has none to copy.
+            has_code = db.execute("SELECT 1 FROM other.sqlite_master WHERE type = 'table' AND name = 'code'"
+                                  ).fetchone() is not None
             db.execute("BEGIN")
             newer = """SELECT o.exercise, o.seed, o.submission FROM other.submissions o
                        LEFT JOIN main.submissions m USING (exercise, seed, submission)
@@ -126,6 +149,10 @@ class Gradebook:
                            "WHERE exercise = ? AND seed = ? AND submission = ?", key)
                 db.execute("INSERT INTO main.targets SELECT * FROM other.targets "
                            "WHERE exercise = ? AND seed = ? AND submission = ?", key)
+                db.execute("DELETE FROM main.code WHERE exercise = ? AND seed = ? AND submission = ?", key)
+                if has_code:
+                    db.execute("INSERT INTO main.code SELECT * FROM other.code "
+                               "WHERE exercise = ? AND seed = ? AND submission = ?", key)
             db.execute("COMMIT")
         except sqlite3.DatabaseError as e:
             db.execute("ROLLBACK")

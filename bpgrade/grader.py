@@ -18,19 +18,20 @@ from typing import Callable, Iterable, Iterator, Mapping, Sequence
 import jax
 import numpy as np
 
-from . import _torch, truth
+from . import _torch, similarity, truth
 from .cases import Case, generate_cases
 from .compare import Expected, compare_target, not_run
 from .diagnosis import Diagnoser
 from .errors import BpgradeError, SubmissionError
 from .gradebook import Gradebook
 from .packs import Pack, load_pack
-from .packages import find_root, module_file
+from .notebooks import exported_notebook, parse_notebook, read_notebook
+from .packages import find_root, is_package, module_file, read_package
 from .reports import Report
 from .runner import Job, Limits, RunResult, run_functions
 from .sandbox import DEFAULT_JOBS, TORCH_MISSING, Sandbox, run_file
 from .safetext import clean_name
-from .submissions import DEFAULT_MAX_SOURCE, SUFFIXES, Submission, collect, folder_submission
+from .submissions import DEFAULT_MAX_SOURCE, SUFFIXES, Submission, collect, folder_submission, read_source
 
 SubmissionArg = str | Path | Submission | Mapping[str, Callable]
 
@@ -196,6 +197,30 @@ def check(exercise: str | Path | Pack, submission: SubmissionArg, *, seed: int |
     return setup.report(name, run)
 
 
+def code_units(pack: Pack, submission: Submission) -> dict[str, list[str]]:
+    """A submission's graded code, normalised for comparison with others' (:mod:`bpgrade.similarity`):
+    its file's functions, or a notebook's (its exercise cell, for a pack that grades one); {} where
+    it cannot be read."""
+    try:
+        path = submission.path
+        if pack.module and is_package(path):
+            files = read_package(path, pack.module, DEFAULT_MAX_SOURCE)
+            codes = [files.get(module_file(pack.module), "")]
+        else:
+            text = None if path.suffix == ".ipynb" else read_source(path, DEFAULT_MAX_SOURCE)
+            exported = None if text is None else exported_notebook(text)
+            codes = [text]
+            if text is None or exported:
+                program = (read_notebook(path, run_all=True, exercise=pack.exercise_names) if text is None
+                           else parse_notebook(exported, run_all=True, exercise=pack.exercise_names))
+                if pack.exercise_cell:
+                    return {"exercise": similarity.statements(code for _, code in program.exercise.cells)}
+                codes = [code for _, code in program.cells]
+    except SubmissionError:
+        return {}
+    return similarity.units(codes, pack.submission_names)
+
+
 def _check_keys(pack: Pack, functions: Mapping) -> None:
     """Every key of a dict of functions names a target (``"w1"``) or its function (``"grad_w1"``)."""
     known = [t.name for t in pack.targets] + [t.function for t in pack.targets]
@@ -255,8 +280,9 @@ def grade(exercise: str | Path | Pack, submissions: Sequence[Submission], gradeb
                           on_start) if runnable else ()
     for report in itertools.chain(refused, ran):
         sub_id = report.submission
-        gradebook.record(report, pack_hash=graded_with, content_hash=hashes[sub_id],
-                         path=clean_name(str(by_id[sub_id].path)))
+        sub = by_id[sub_id]
+        gradebook.record(report, pack_hash=graded_with, content_hash=hashes[sub_id], path=clean_name(str(sub.path)),
+                         code=None if sub.problem else code_units(pack, sub))
         progress = Progress(progress.done + 1, len(submissions), skipped, time.monotonic() - start)
         if on_progress:
             on_progress(progress)
