@@ -1,8 +1,12 @@
 """The class report for staff: one self-contained HTML page of a gradebook's results.
 
-Per exercise and case set: the score distribution, the pass rate per target,
-the most common diagnoses per target, the slowest submissions and the
-failing ones, drawn as inline SVG. The page needs no network, scripts or
+Per exercise and case set (each a labelled section, listed at the top): the
+score distribution, the pass rate per target, the submissions that did not run
+(syntax errors, timeouts, forbidden modules: counted once each, not once per
+target), the conceptual mistakes per target among those that ran, the slowest
+submissions and the failing ones with the first line of why; then the similar
+submissions. Drawn as inline SVG, each diagnosis code in the same colour in
+every report (:data:`CODE_COLOURS`). The page needs no network, scripts or
 fonts to be viewed, and it is well-formed XML, so that it can be parsed back.
 """
 
@@ -21,7 +25,17 @@ from .similarity import DEFAULT_THRESHOLD, Pair
 TOP = 10
 #: Bar charts' label column: its width in pixels and the characters that fit in it.
 _LABEL_W, _LABEL_FIT = 190, 26
-_PALETTE = ("#0969da", "#cf222e", "#bf8700", "#8250df", "#1a7f37", "#bc4c00", "#57606a", "#e85aad")
+#: The widest a character of the charts' 12 px labels draws, in pixels (for laying the legend out).
+_CHAR_W = 7.5
+#: One colour per diagnosis code, the same in every report; green is for passing alone.
+CODE_COLOURS = {
+    "missing": "#57606a", "shape": "#8250df", "nonfinite": "#bc4c00", "sign": "#cf222e", "scale": "#0969da",
+    "transpose": "#e85aad", "relu_mask": "#bf8700", "activation_derivative": "#9a6700", "chain_rule": "#0550ae",
+    "mistake": "#a40e26", "precision": "#6e7781", "error": "#d1242f", "not_implemented": "#8c959f",
+    "memory": "#953800", "forbidden": "#24292f", "timeout": "#7d4e00", "no_submission": "#afb8c1",
+    "unexplained": "#b35900",
+}
+_PASS = "#1a7f37"
 _CSS = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 980px; color: #1f2328; }
 h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #d0d7de; padding-bottom: .2em; margin-top: 2em; }
@@ -41,9 +55,14 @@ def class_report(reports: Sequence[Report], *, title: str = "bpgrade class repor
     def key(r: Report):
         return r.exercise, -1 if r.seed is None else r.seed
 
-    sections = [_section(list(group)) for _, group in groupby(sorted(reports, key=key), key=key)]
+    groups = [list(group) for _, group in groupby(sorted(reports, key=key), key=key)]
     e = html.escape
-    body = "\n".join(sections) if sections else "<p>The gradebook holds no results.</p>"
+    body = "\n".join(_section(group) for group in groups) if groups else "<p>The gradebook holds no results.</p>"
+    if len(groups) > 1:
+        # Several exercises or case sets on one page: say so before the first one.
+        listed = "".join(f"<li>{e(_heading(g[0]))} ({len(g)} submissions)</li>" for g in groups)
+        contents = f"<p>This page holds {len(groups)} sections, one per exercise and case set:</p><ul>{listed}</ul>"
+        body = contents + "\n" + body
     body += "\n" + _similar(similar, threshold)
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>"
             f"<title>{e(title)}</title><style>{_CSS}</style></head>\n<body><h1>{e(title)}</h1>"
@@ -66,6 +85,14 @@ def _similar(pairs: Sequence[Pair], threshold: float) -> str:
             f"template or hint makes code alike.</p>{table}</section>")
 
 
+def _heading(report: Report) -> str:
+    return f"{report.exercise}, case set seed {report.seed}"
+
+
+def _anchor(report: Report) -> str:
+    return "s-" + "".join(c if c.isalnum() else "-" for c in f"{report.exercise}-{report.seed}")
+
+
 def _section(reports: list[Report]) -> str:
     e = html.escape
     first = reports[0]
@@ -79,16 +106,42 @@ def _section(reports: list[Report]) -> str:
         ("full marks", f"{full} ({100 * full / len(reports):.0f}%)"),
         ("status", ", ".join(f"{k} {v}" for k, v in statuses.most_common())),
     ))
+    ran = [r for r in reports if r.status == "ok"]
     return "\n".join([
-        f"<section><h2>{e(first.exercise)}, seed {e(str(first.seed))}</h2>",
+        f"<section id=\"{_anchor(first)}\"><h2>{e(_heading(first))}</h2>",
         f"<p class=\"summary\">{summary}</p>",
         "<h3>Score distribution</h3>", _score_histogram(scores, first.max_score),
         "<h3>Pass rate per target</h3>", _pass_rates(reports),
-        "<h3>Most common diagnoses per target</h3>", _diagnoses(reports),
+        f"<h3>Submissions that did not run ({len(reports) - len(ran)})</h3>", _not_run(reports),
+        f"<h3>Mistakes per target, in the {len(ran)} submissions that ran</h3>", _diagnoses(ran),
         f"<h3>Slowest submissions (the {min(TOP, len(reports))} slowest)</h3>", _slowest(reports),
         "<h3>Failing submissions</h3>", _failing(reports),
         "</section>",
     ])
+
+
+def _not_run(reports: list[Report]) -> str:
+    """Whole-submission failures, once each: how many of each status, and each one's first line of why."""
+    e = html.escape
+    failed = sorted((r for r in reports if r.status != "ok"), key=lambda r: (r.status, r.submission))
+    if not failed:
+        return "<p>Every submission ran.</p>"
+    counts = Counter(r.status for r in failed)
+    rows = "".join(f"<tr><td>{e(r.submission)}</td><td>{_swatch(r.status)}{e(r.status)}</td><td>"
+                   f"{e(_first_line(r.message))}</td></tr>" for r in failed)
+    return ("<p>" + ", ".join(f"{e(status)} ×{n}" for status, n in counts.most_common()) + "</p>"
+            "<table><thead><tr><th>submission</th><th>status</th><th>why</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>")
+
+
+def _swatch(code: str) -> str:
+    colour = CODE_COLOURS.get(code, CODE_COLOURS["unexplained"])
+    return (f"<span style=\"display:inline-block;width:11px;height:11px;margin-right:4px;background:{colour}\">"
+            "</span>")
+
+
+def _first_line(text: str) -> str:
+    return text.strip().split("\n", 1)[0]
 
 
 def _svg(width: int, height: int, content: list[str], label: str) -> str:
@@ -108,10 +161,11 @@ def _score_histogram(scores: list[float], max_score: float) -> str:
     """Vertical bars: a bar per point up to 20 points (the last: full marks), else ten equal bins."""
     if max_score <= 20 and float(max_score).is_integer():
         edges = [float(i) for i in range(int(max_score) + 1)]
-        labels = [points_text(x) if x == max_score else f"{points_text(x)}–" for x in edges]
+        # A bin a–b holds a <= score < b; the last, full marks alone.
+        labels = [points_text(x) if x == max_score else f"{points_text(x)}–{points_text(x + 1)}" for x in edges]
     else:
         edges = [max_score * i / 10 for i in range(10)]
-        labels = [f"{x:.3g}–" for x in edges]
+        labels = [f"{x:.3g}–{max_score * (i + 1) / 10:.3g}" for i, x in enumerate(edges)]
     counts = [0] * len(edges)
     for s in scores:
         counts[max(i for i, edge in enumerate(edges) if s >= edge or i == 0)] += 1
@@ -125,12 +179,12 @@ def _score_histogram(scores: list[float], max_score: float) -> str:
                        f"fill=\"#0969da\"><title>{count} with score {html.escape(label)}</title></rect>")
         content.append(_text(x + bar / 2, top + plot_h - h - 4, str(count), "middle"))
         content.append(_text(x + bar / 2, top + plot_h + 16, label, "middle"))
-    width = left * 2 + len(counts) * (bar + gap)
-    content.append(_text(left, top + plot_h + 36, "score (points)"))
+    width = max(left * 2 + len(counts) * (bar + gap), 330)
+    content.append(_text(left, top + plot_h + 36, "score (points; a bin a–b holds a ≤ score < b)"))
     return _svg(width, top + plot_h + 44, content, "score distribution")
 
 
-def _hbars(rows: list[tuple[str, float, str]], scale: float, label: str, colour: str = "#1a7f37") -> str:
+def _hbars(rows: list[tuple[str, float, str]], scale: float, label: str, colour: str = _PASS) -> str:
     """Horizontal bars: ``(label, value, value text)`` per row, ``scale`` the full length's value."""
     label_w, bar_w, row_h = _LABEL_W, 480, 24
     content = []
@@ -154,16 +208,15 @@ def _pass_rates(reports: list[Report]) -> str:
 
 
 def _diagnoses(reports: list[Report]) -> str:
-    """A stacked bar per target (a colour per diagnosis code) over the number of
-    submissions, and a table of each target's most common codes."""
+    """A stacked bar per target (each diagnosis code in its colour, each part with its count) over
+    the number of ``reports`` (those that ran), and a table of each target's most common codes."""
     names = target_names(reports)
     by_target = {name: Counter(t.diagnosis.code if t.diagnosis else "unexplained"
                                for r in reports for t in r.targets if t.name == name and not t.passed)
                  for name in names}
     codes = [code for code, _ in sum(by_target.values(), Counter()).most_common()]
     if not codes:
-        return "<p>No target failed.</p>"
-    colour = {code: _PALETTE[i % len(_PALETTE)] for i, code in enumerate(codes)}
+        return "<p>No target failed in a submission that ran.</p>"
     label_w, bar_w, row_h = _LABEL_W, 480, 24
     content = []
     for i, name in enumerate(names):
@@ -171,17 +224,27 @@ def _diagnoses(reports: list[Report]) -> str:
         content.append(_text(label_w - 8, y + 15, name, "end", _LABEL_FIT))
         for code, count in by_target[name].most_common():
             w = bar_w * count / len(reports)
-            content.append(f"<rect x=\"{x:.1f}\" y=\"{y}\" width=\"{w:.1f}\" height=\"18\" fill=\"{colour[code]}\">"
+            content.append(f"<rect x=\"{x:.1f}\" y=\"{y}\" width=\"{w:.1f}\" height=\"18\" "
+                           f"fill=\"{CODE_COLOURS.get(code, CODE_COLOURS['unexplained'])}\">"
                            f"<title>{html.escape(name)}: {html.escape(code)} ×{count}</title></rect>")
+            if w >= 8 * len(str(count)) + 6:  # the count inside its part, where it fits
+                content.append(f"<text x=\"{x + w / 2:.1f}\" y=\"{y + 13}\" text-anchor=\"middle\" "
+                               f"fill=\"#ffffff\">{count}</text>")
             x += w
-    legend_y = len(names) * row_h + 16
-    for i, code in enumerate(codes):
-        lx = label_w + (i % 4) * 130
-        ly = legend_y + (i // 4) * 20
-        content.append(f"<rect x=\"{lx}\" y=\"{ly - 11}\" width=\"12\" height=\"12\" fill=\"{colour[code]}\"/>")
-        content.append(_text(lx + 16, ly, code))
-    chart = _svg(label_w + bar_w + 20, legend_y + ((len(codes) + 3) // 4) * 20, content,
-                 "most common diagnoses per target")
+        failed = sum(by_target[name].values())
+        if failed:
+            content.append(_text(x + 6, y + 15, f"{failed} of {len(reports)}"))
+    # The legend, one item after another, to the next line where the next would not fit.
+    legend_y, lx, ly, right = len(names) * row_h + 16, float(label_w), 0.0, label_w + bar_w + 110
+    for code in codes:
+        item = 16 + _CHAR_W * len(code) + 18
+        if lx + item > right and lx > label_w:
+            lx, ly = float(label_w), ly + 20
+        content.append(f"<rect x=\"{lx:.1f}\" y=\"{legend_y + ly - 11:.1f}\" width=\"12\" height=\"12\" "
+                       f"fill=\"{CODE_COLOURS.get(code, CODE_COLOURS['unexplained'])}\"/>")
+        content.append(_text(lx + 16, legend_y + ly, code))
+        lx += item
+    chart = _svg(right, int(legend_y + ly + 10), content, "mistakes per target")
     e = html.escape
     rows = "".join(f"<tr><td>{e(name)}</td><td class=\"n\">{sum(by_target[name].values())}</td><td>"
                    + ", ".join(f"{e(code)} ×{n}" for code, n in by_target[name].most_common(3)) + "</td></tr>"
@@ -204,7 +267,15 @@ def _failing(reports: list[Report]) -> str:
     rows = "".join(
         f"<tr><td>{e(r.submission)}</td><td>{e(r.status)}</td><td class=\"n\">{r.points}</td><td>"
         + e(", ".join(f"{t.name} ({t.diagnosis.code if t.diagnosis else 'wrong'})" for t in r.targets
-                      if not t.passed)) + "</td></tr>"
+                      if not t.passed)) + f"</td><td>{e(_reason(r))}</td></tr>"
         for r in failing)
-    return ("<table><thead><tr><th>submission</th><th>status</th><th>score</th><th>failed targets</th></tr>"
-            f"</thead><tbody>{rows}</tbody></table>")
+    return ("<table><thead><tr><th>submission</th><th>status</th><th>score</th><th>failed targets</th>"
+            f"<th>why (first line)</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
+def _reason(report: Report) -> str:
+    """The first line of why a submission lost points: its own message, or its first failing target's."""
+    if report.status != "ok" or not any(not t.passed for t in report.targets):
+        return _first_line(report.message)
+    first = next(t for t in report.targets if not t.passed)
+    return f"{first.name}: {_first_line(first.message)}"
