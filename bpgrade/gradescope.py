@@ -88,12 +88,23 @@ def feedback_returns(metadata: Mapping[str, Any], per_day: int) -> datetime.date
     for previous in metadata.get("previous_submissions") or ():
         when = _when(previous.get("submission_time")) if isinstance(previous, Mapping) else None
         results = previous.get("results") if isinstance(previous, Mapping) else None
-        failed = isinstance(results, Mapping) and (results.get("extra_data") or {}).get("bpgrade", {}).get(
-            "autograder_error") is True
+        failed = isinstance(previous, Mapping) and _autograder_failed(previous, results)
         if when is not None and not failed and created - _DAY < when <= created:
             times.append(when)
     times.sort()
     return times[-per_day] + _DAY if len(times) >= per_day else None
+
+
+def _autograder_failed(previous: Mapping, results: Any) -> bool:
+    """Whether an earlier run failed through the autograder's fault: marked ``autograder_error``
+    by Gradescope (on the run or its results) or by bpgrade (in its results' ``extra_data``)."""
+    if previous.get("autograder_error") is True:
+        return True
+    if not isinstance(results, Mapping):
+        return False
+    extra = results.get("extra_data")
+    ours = extra.get("bpgrade") if isinstance(extra, Mapping) else None
+    return results.get("autograder_error") is True or isinstance(ours, Mapping) and ours.get("autograder_error") is True
 
 
 def _when(text: Any) -> datetime.datetime | None:

@@ -356,9 +356,12 @@ def test_the_daily_limit_counts_gradescopes_times_not_the_clock():
                (day.format("15:00"), False)]
     back = gradescope.feedback_returns(metadata(now, *earlier), 3)
     assert back.isoformat(timespec="minutes") == "2026-11-21T09:00-08:00"  # 24 h after the oldest that counts
-    # A run where the autograder failed does not count.
+    # A run where the autograder failed does not count, marked by bpgrade or by Gradescope.
     earlier[3] = (day.format("15:00"), True)
     assert gradescope.feedback_returns(metadata(now, *earlier), 3) is None
+    marked = metadata(now, *earlier[:3], (day.format("15:00"), False))
+    marked["previous_submissions"][3]["autograder_error"] = True
+    assert gradescope.feedback_returns(marked, 3) is None
 
 
 def test_past_the_limit_the_score_stays_and_the_feedback_waits(mlp2, tmp_path):
