@@ -216,9 +216,9 @@ def code_units(pack: Pack, submission: Submission) -> dict[str, list[str]]:
                 if pack.exercise_cell:
                     return {"exercise": similarity.statements(code for _, code in program.exercise.cells)}
                 codes = [code for _, code in program.cells]
-    except SubmissionError:
+        return similarity.units(codes, pack.submission_names)
+    except Exception:  # noqa: BLE001 - a submission's code, whatever it holds, never stops a batch
         return {}
-    return similarity.units(codes, pack.submission_names)
 
 
 def _check_keys(pack: Pack, functions: Mapping) -> None:
