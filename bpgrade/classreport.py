@@ -18,7 +18,7 @@ from collections import Counter
 from itertools import groupby
 from typing import Sequence
 
-from .reports import Report, points_text, target_names
+from .reports import Report, first_line, points_text, target_names
 from .similarity import DEFAULT_THRESHOLD, Pair
 
 #: How many submissions the slowest and the diagnoses lists show.
@@ -128,7 +128,7 @@ def _not_run(reports: list[Report]) -> str:
         return "<p>Every submission ran.</p>"
     counts = Counter(r.status for r in failed)
     rows = "".join(f"<tr><td>{e(r.submission)}</td><td>{_swatch(r.status)}{e(r.status)}</td><td>"
-                   f"{e(_first_line(r.message))}</td></tr>" for r in failed)
+                   f"{e(first_line(r.message))}</td></tr>" for r in failed)
     return ("<p>" + ", ".join(f"{e(status)} ×{n}" for status, n in counts.most_common()) + "</p>"
             "<table><thead><tr><th>submission</th><th>status</th><th>why</th></tr></thead>"
             f"<tbody>{rows}</tbody></table>")
@@ -138,10 +138,6 @@ def _swatch(code: str) -> str:
     colour = CODE_COLOURS.get(code, CODE_COLOURS["unexplained"])
     return (f"<span style=\"display:inline-block;width:11px;height:11px;margin-right:4px;background:{colour}\">"
             "</span>")
-
-
-def _first_line(text: str) -> str:
-    return text.strip().split("\n", 1)[0]
 
 
 def _svg(width: int, height: int, content: list[str], label: str) -> str:
@@ -267,15 +263,7 @@ def _failing(reports: list[Report]) -> str:
     rows = "".join(
         f"<tr><td>{e(r.submission)}</td><td>{e(r.status)}</td><td class=\"n\">{r.points}</td><td>"
         + e(", ".join(f"{t.name} ({t.diagnosis.code if t.diagnosis else 'wrong'})" for t in r.targets
-                      if not t.passed)) + f"</td><td>{e(_reason(r))}</td></tr>"
+                      if not t.passed)) + f"</td><td>{e(r.reasons[0])}</td></tr>"
         for r in failing)
     return ("<table><thead><tr><th>submission</th><th>status</th><th>score</th><th>failed targets</th>"
             f"<th>why (first line)</th></tr></thead><tbody>{rows}</tbody></table>")
-
-
-def _reason(report: Report) -> str:
-    """The first line of why a submission lost points: its own message, or its first failing target's."""
-    if report.status != "ok" or not any(not t.passed for t in report.targets):
-        return _first_line(report.message)
-    first = next(t for t in report.targets if not t.passed)
-    return f"{first.name}: {_first_line(first.message)}"

@@ -71,7 +71,7 @@ def to_csv(reports: Sequence[Report]) -> str:
         by_name = {t.name: t for t in r.targets}
         writer.writerow([spreadsheet_text(r.submission), spreadsheet_text(r.exercise), r.status,
                          *(f"{by_name[n].score}" if n in by_name else "" for n in names), r.score, r.max_score,
-                         *(_code(by_name.get(n)) for n in names), spreadsheet_text(_reasons(r))])
+                         *(_code(by_name.get(n)) for n in names), spreadsheet_text(" | ".join(r.reasons))])
     return out.getvalue()
 
 
@@ -79,18 +79,6 @@ def _code(target: TargetResult | None) -> str:
     if target is None or target.passed:
         return ""
     return target.diagnosis.code if target.diagnosis else "wrong"
-
-
-def _reasons(report: Report) -> str:
-    """The first line of each failing target's reason, or of the submission's message."""
-    failing = [f"{t.name}: {_first_line(t.message)}" for t in report.targets if not t.passed]
-    if report.status != "ok" or not failing:
-        return _first_line(report.message)
-    return " | ".join(failing)
-
-
-def _first_line(text: str) -> str:
-    return text.strip().split("\n", 1)[0]
 
 
 #: What a spreadsheet reads as the start of a formula (OWASP, "CSV Injection").

@@ -175,6 +175,13 @@ class Report:
                    notes=tuple(d.get("notes", ())), isolation=d.get("isolation", ""))
 
     @property
+    def reasons(self) -> list[str]:
+        """Why it lost points, a line each: ``"w1: wrong in 24 of 24 cases; ..."`` per failing target
+        (the first line of its message), or the first line of its own message where it did not run."""
+        failing = [f"{t.name}: {first_line(t.message)}" for t in self.targets if not t.passed]
+        return [first_line(self.message)] if self.status != "ok" or not failing else failing
+
+    @property
     def headline(self) -> str:
         """One line: exercise, submission, cases (how many hidden), device."""
         hidden = f", {self.hidden_cases} of them hidden" if self.hidden_cases else ""
@@ -272,6 +279,11 @@ def target_names(reports: Sequence[Report]) -> list[str]:
     for r in reports:
         names += [t.name for t in r.targets if t.name not in names]
     return names
+
+
+def first_line(text: str) -> str:
+    """The first line of a message (its first part, for tables and spreadsheets)."""
+    return text.strip().split("\n", 1)[0]
 
 
 def points_text(x: float) -> str:
