@@ -24,12 +24,9 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-import jax
 import numpy as np
 
-from . import truth
 from .errors import BpgradeError, PackError
-from .models import is_shape
 from .packs import PACK_FILE, Pack
 
 #: Rounds of candidates before a shape is declared impossible to satisfy.
@@ -62,6 +59,11 @@ class Case:
         return f"case {self.index} ({dims}seed {self.seed})"
 
 
+def shape_key(case: Case) -> tuple:
+    """What cases of one shape share (their dims, in a fixed order): one compiled program serves them all."""
+    return tuple(sorted(case.dims.items()))
+
+
 def generate_cases(pack: Pack, seed: int | None = None) -> tuple[Case, ...]:
     """The cases of ``pack``: the set drawn from ``seed``, or when None the
     pack's public set followed by its hidden set (if it declares one).
@@ -79,6 +81,9 @@ def generate_cases(pack: Pack, seed: int | None = None) -> tuple[Case, ...]:
 
 
 def _case_set(pack: Pack, seed: int, hidden: bool = False, first: int = 0) -> tuple[Case, ...]:
+    # JAX is imported where cases are drawn and screened: a case set read from the truth store needs none.
+    import jax
+
     # The pack's name joins the seed so that two packs never share their cases.
     seeds = [seed % 2**32, zlib.crc32(pack.name.encode())]
     cases: list[Case] = []
@@ -112,6 +117,9 @@ def _shapes(pack: Pack, rng: np.random.Generator) -> list[dict[str, int]]:
 
 def _can_mix_activity(pack: Pack, dims: Mapping[str, int]) -> bool:
     """Whether every kink (ReLU input) of this shape has at least two entries."""
+    import jax
+
+    from . import truth
     if not pack.model.kinks:
         return True
     _, taps = jax.eval_shape(lambda a: truth.loss_and_taps(pack.model, a), pack.model.abstract(dims))
@@ -128,6 +136,11 @@ def _candidates(pack: Pack, dims: Mapping[str, int], rng: np.random.Generator) -
     gradients. Integer inputs are uniform over their range. ``model.py``'s
     ``draw`` replaces what it returns.
     """
+    import jax
+
+    from . import truth
+    from .models import is_shape
+
     shapes = pack.model.shape_trees(dims)
 
     def standard(shape):
@@ -150,6 +163,10 @@ def _candidates(pack: Pack, dims: Mapping[str, int], rng: np.random.Generator) -
 
 def _draw(pack: Pack, dims: Mapping[str, int], seeds: list[int], count: int) -> list[dict[str, Any]] | None:
     """``count`` screened cases of one shape, or None when none can be found."""
+    import jax
+
+    from . import truth
+
     if not _can_mix_activity(pack, dims):
         return None
     # A target that may be zero (zero: true) is not screened: its truth is what it is.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -327,9 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     from .sandbox import SandboxError
 
     args = build_parser().parse_args(argv)
-    from . import truth
-
-    truth.share_accelerator()
+    share_accelerator()
     try:
         return {"check": _check, "grade": _grade, "merge": _merge, "report": _report, "gradescope": _gradescope,
                 "gradescope-bundle": _gradescope_bundle, "selftest": _selftest, "new": _new, "similar": _similar,
@@ -342,11 +341,21 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
 
 
+def share_accelerator() -> None:
+    """Take accelerator memory as the truth needs it, not JAX's 75% up front.
+
+    The truth of a pack needs megabytes; a grader shares its GPU with the
+    course's other jobs, or with a second bpgrade, which JAX's preallocation
+    would leave out of memory. Must run before JAX first touches a device; an
+    ``XLA_PYTHON_CLIENT_PREALLOCATE`` already set is kept. This sets the
+    process's environment, so only the command line calls it.
+    """
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+
 def _check(args) -> int:
-    from . import truth
     from .grader import check
 
-    truth.enable_compilation_cache()
     report = check(args.exercise, args.submission, seed=args.seed, device=args.device, timeout=args.timeout,
                    run_all=args.run_all, max_size=args.max_size)
     if args.format == "junit":
@@ -369,24 +378,23 @@ def _check(args) -> int:
 
 
 def _grade(args) -> int:
-    from . import gradebook, truth
-    from .grader import grade
-    from .packs import load_pack
+    from . import gradebook
+    from .grader import Prepared, grade
     from .sandbox import DEFAULT_JOBS
     from .submissions import collect, parse_shard, shard
 
     roster = _roster(args)
-    pack = load_pack(args.exercise)
+    prepared = Prepared.make(args.exercise, args.seed, args.device)
+    pack = prepared.pack
     submissions = collect(args.paths, pack.module, pack.submission_names)
     if args.shard:
         submissions = shard(submissions, *parse_shard(args.shard))
-    truth.enable_compilation_cache()
     jobs = args.jobs or DEFAULT_JOBS
     progress = None if args.quiet else _ProgressLine(sys.stderr)
     if progress:
         progress.say(f"grading {len(submissions)} submissions of {pack.name} into {args.db}, {jobs} at a time")
     with gradebook.Gradebook(args.db) as book:
-        final = grade(pack, submissions, book, seed=args.seed, device=args.device, jobs=jobs,
+        final = grade(prepared, submissions, book, seed=args.seed, device=args.device, jobs=jobs,
                       timeout=args.timeout, memory=args.memory and args.memory << 20, max_size=args.max_size,
                       regrade=args.regrade, run_all=args.run_all, on_progress=progress and progress.update,
                       on_start=progress and (lambda isolation: progress.say(f"workers: {isolation}")))
@@ -499,11 +507,10 @@ def _report(args) -> int:
 
 
 def _gradescope(args) -> int:
-    from . import gradescope, truth
+    from . import gradescope
     from .sandbox import SandboxError
 
     start = time.monotonic()
-    truth.enable_compilation_cache()
     code = EXIT_PASSED
     try:
         data = gradescope.autograde(args.exercise, args.submission_dir, seed=args.seed, device=args.device,

@@ -14,25 +14,23 @@ or within :data:`FIT_RTOL` of the hypothesis: a formula that is wrong only in
 some cases (a transpose that shows only where a matrix is square, a factor N
 that is 1 when N = 1) is still recognised.
 
-A mistake model's ``jax.grad`` costs a compilation per shape (about 0.25 s
-for all of a pack's models together), so it is computed only when a failure
-needs it, kept for the rest of the batch, and checked on the failing cases of
-the :data:`MISTAKE_SHAPES` largest failing shapes (largest: where a mistake is
-least likely to coincide with the truth). The cheap hypotheses are checked on
-every case.
+The mistake models' gradients are computed with the truth, in every case,
+and kept with it in the truth store (:mod:`bpgrade.store`); a mistake model is
+checked on the failing cases of the :data:`MISTAKE_SHAPES` largest failing
+shapes (largest: where a mistake is least likely to coincide with the truth).
+The cheap hypotheses are checked on every case. This module imports no JAX.
 """
 
 from __future__ import annotations
 
 import re
 from fractions import Fraction
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-import jax
 import numpy as np
 
-from . import _calls, truth
-from .cases import Case
+from . import _calls
+from .cases import Case, shape_key
 from .packs import Pack, Target
 from .reports import Diagnosis
 
@@ -45,6 +43,8 @@ MISTAKE_SHAPES = 3
 _SHOWN = 24
 
 Arrays = Sequence["np.ndarray | None"]
+#: A hypothesis about what a failing result holds: its value at position ``j`` of the results (None: none).
+Hypothesis = Callable[[int], "np.ndarray | None"]
 
 
 class Diagnoser:
@@ -53,13 +53,13 @@ class Diagnoser:
     Args:
       pack: the exercise.
       cases: the cases graded, in order.
-      device: where the mistake models are differentiated.
+      variants: for each case, in order, the gradients of each of the pack's
+        mistake models (``{target name: gradient}``, float64 arrays or pytrees
+        of them), in the order of ``pack.mistakes``.
     """
 
-    def __init__(self, pack: Pack, cases: Sequence[Case], device: jax.Device | None = None):
-        self.pack, self.cases, self.device = pack, tuple(cases), device
-        # Case index -> the gradients of every mistake model in that case.
-        self._variants: dict[int, list[dict[str, Any]]] = {}
+    def __init__(self, pack: Pack, cases: Sequence[Case], variants: Sequence[Sequence[Mapping[str, Any]]]):
+        self.pack, self.cases, self.variants = pack, tuple(cases), variants
 
     def missing(self, target: Target, name: str | None = None) -> Diagnosis:
         """``name``: what the pack's harness looked for and did not find (None: the target's function)."""
@@ -100,7 +100,7 @@ class Diagnoser:
         """A result of the wrong shape: names both and their relation; ``transpose``
         when every wrong result is the truth transposed."""
         wrong = [j for j, (e, g) in enumerate(zip(expected, got)) if g is None or g.shape != e.shape]
-        if _fits(got, _transposed(expected), wrong):
+        if _fits(got, lambda j: _transposed(expected[j]), wrong):
             return self._make("transpose", target, f"{target.function} returns d loss / d {name} transposed, "
                               f"where {symbolic} is expected: swap the operands of the product (or transpose the "
                               "result).", case_index, expected, got, wrong)
@@ -121,20 +121,21 @@ class Diagnoser:
                failing: Sequence[int]) -> Diagnosis | None:
         """Wrong values (right shapes, finite): the first hypothesis that fits, or None."""
         examined = self._examined(case_index, failing)
-        variants = self._mistake_gradients([case_index[j] for j in examined])
         for k, mistake in enumerate(self.pack.mistakes):
-            wrong = [_leaf(variants[i][k][target.name], path) if i in variants else None for i in case_index]
+            def wrong(j: int, k: int = k) -> np.ndarray | None:
+                return _leaf(self.variants[case_index[j]][k][target.name], path)
+
             if _names(got, wrong, expected, examined):
                 return self._make(mistake.code, target, mistake.text, case_index, expected, got, failing,
                                   mistake.readme)
-        if _names(got, [-e for e in expected], expected, failing):
+        if _names(got, lambda j: -expected[j], expected, failing):
             return self._make("sign", target, "The values are the negative of the truth: a sign is flipped "
                               "somewhere (p - y against y - p, or a minus lost in a derivative).",
                               case_index, expected, got, failing)
         factor = self._factor(case_index, expected, got, failing)
         if factor is not None:
             return self._make("scale", target, f"The values are {factor}.", case_index, expected, got, failing)
-        if _names(got, _transposed(expected), expected, failing):
+        if _names(got, lambda j: _transposed(expected[j]), expected, failing):
             return self._make("transpose", target, "The values are the truth transposed (where the matrix is "
                               "square, the shape cannot tell): swap the operands of the product.",
                               case_index, expected, got, failing)
@@ -143,8 +144,8 @@ class Diagnoser:
     def _factor(self, case_index: Sequence[int], expected: Arrays, got: Arrays, failing: Sequence[int]
                 ) -> str | None:
         """``"N times the truth: ..."``: the multiple of the truth that fits, with what it suggests, or None."""
-        def scaled(factor: Callable[[Case], float]) -> list[np.ndarray]:
-            return [factor(self.cases[i]) * e for i, e in zip(case_index, expected)]
+        def scaled(factor: Callable[[Case], float]) -> Hypothesis:
+            return lambda j: factor(self.cases[case_index[j]]) * expected[j]
 
         candidates: list[tuple[Callable[[Case], float], str]] = [
             (lambda c: 2.0, "2 times the truth: a factor 2 too many"),
@@ -173,7 +174,7 @@ class Diagnoser:
         if not np.any(e):  # a truth of zeros: no multiple of it is anything else
             return None
         k = float(np.vdot(g, e) / np.vdot(e, e))
-        if k != 0 and _names(got, [k * e for e in expected], expected, failing):
+        if k != 0 and _names(got, lambda j: k * expected[j], expected, failing):
             fraction = Fraction(k).limit_denominator(16)
             shown = str(fraction) if abs(float(fraction) - k) <= FIT_RTOL * abs(k) else f"{k:.6g}"
             return f"{shown} times the truth, in every case"
@@ -181,20 +182,9 @@ class Diagnoser:
 
     def _examined(self, case_index: Sequence[int], failing: Sequence[int]) -> list[int]:
         """The failing positions that lie in the MISTAKE_SHAPES largest failing shapes."""
-        shapes = sorted({truth.shape_key(self.cases[case_index[j]]) for j in failing},
+        shapes = sorted({shape_key(self.cases[case_index[j]]) for j in failing},
                         key=lambda key: (-sum(size for _, size in key), key))[:MISTAKE_SHAPES]
-        return [j for j in failing if truth.shape_key(self.cases[case_index[j]]) in shapes]
-
-    def _mistake_gradients(self, needed: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
-        """The mistake models' gradients in the cases ``needed`` (and every case of their shapes)."""
-        shapes = {truth.shape_key(self.cases[i]) for i in needed if i not in self._variants}
-        if shapes and self.pack.mistakes:
-            todo = [i for i, case in enumerate(self.cases) if truth.shape_key(case) in shapes]
-            wanted = {t.name: t.of for t in self.pack.targets}
-            grads = truth.variant_gradients([m.model for m in self.pack.mistakes], wanted,
-                                            [self.cases[i] for i in todo], self.device)
-            self._variants.update(zip(todo, grads))
-        return self._variants
+        return [j for j in failing if shape_key(self.cases[case_index[j]]) in shapes]
 
     def _make(self, code: str, target: Target, text: str, case_index: Sequence[int] = (), expected: Arrays = (),
               got: Arrays = (), failing: Sequence[int] = (), readme: str | None = None) -> Diagnosis:
@@ -212,22 +202,25 @@ class Diagnoser:
         return Diagnosis(code, " ".join(parts).replace(" \n", "\n"))
 
 
-def _fits(got: Arrays, hypothesis: Arrays, failing: Sequence[int]) -> bool:
+def _fits(got: Arrays, hypothesis: Hypothesis, failing: Sequence[int]) -> bool:
     """Some results fail, and every failing one matches the hypothesis (the
-    others are right: within the grading tolerance, or of the right shape)."""
-    return bool(failing) and all(got[j] is not None and hypothesis[j] is not None
-                                 and hypothesis[j].shape == got[j].shape and _close(got[j], hypothesis[j])
-                                 for j in failing)
+    others are right: within the grading tolerance, or of the right shape).
+    The hypothesis is computed only where it is compared, up to the first case it misses."""
+    for j in failing:
+        wanted = hypothesis(j)
+        if got[j] is None or wanted is None or wanted.shape != got[j].shape or not _close(got[j], wanted):
+            return False
+    return bool(failing)
 
 
-def _names(got: Arrays, hypothesis: Arrays, expected: Arrays, failing: Sequence[int]) -> bool:
+def _names(got: Arrays, hypothesis: Hypothesis, expected: Arrays, failing: Sequence[int]) -> bool:
     """The hypothesis fits, and is not the truth itself where the results fail (a mistake that does
     not change this target, a factor that is 1 in these cases): only then may it be named."""
     return _fits(got, hypothesis, failing) and not _fits(expected, hypothesis, failing)
 
 
-def _transposed(expected: Arrays) -> list[np.ndarray | None]:
-    return [e.T if e.ndim == 2 else None for e in expected]
+def _transposed(expected: np.ndarray) -> np.ndarray | None:
+    return expected.T if expected.ndim == 2 else None
 
 
 def _leaf(tree: Any, path: str) -> np.ndarray | None:

@@ -9,22 +9,20 @@ report to the gradebook as soon as it is made.
 from __future__ import annotations
 
 import itertools
+import json
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
-import jax
-import numpy as np
-
-from . import _torch, similarity, truth
-from .cases import Case, generate_cases
+from . import _torch, similarity, store
+from .cases import Case
 from .compare import Expected, compare_target, not_run
 from .diagnosis import Diagnoser
 from .errors import BpgradeError, SubmissionError
 from .gradebook import Gradebook
-from .packs import Pack, load_pack
+from .packs import Pack, load_pack, pack_folder
 from .notebooks import exported_notebook, parse_notebook, read_notebook
 from .packages import find_root, is_package, module_file, read_package
 from .reports import Report
@@ -48,7 +46,12 @@ class Progress:
 
 
 @dataclass(frozen=True)
-class _Setup:
+class Prepared:
+    """What grading a pack on a case set needs before any submission runs: the
+    pack, its cases, the truth laid out for comparison (per target, one
+    :class:`~bpgrade.compare.Expected` per leaf), where it was computed, and
+    the diagnoser. Made by :meth:`make`."""
+
     pack: Pack
     cases: tuple[Case, ...]
     expected: Mapping[str, list[Expected]]
@@ -56,18 +59,21 @@ class _Setup:
     diagnoser: Diagnoser
 
     @classmethod
-    def make(cls, pack: Pack, seed: int | None, device: str | None) -> "_Setup":
-        if pack.array_library[0] == "torch" and not _torch.installed():
-            raise BpgradeError(f"{pack.name}: {TORCH_MISSING}")
-        dev = truth.select_device(device)
-        cases = generate_cases(pack, seed)
-        grads = truth.gradients(pack.model, {t.name: t.of for t in pack.targets}, cases, dev)
-        # A gradient that may be zero is zero where it is only rounding (1e-17 for an exact 0).
-        zero = pack.tolerance.atol
-        expected = {t.name: Expected.leaves([jax.tree.map(lambda a: np.where(np.abs(a) <= zero, 0.0, a),
-                                                          g[t.name]) if t.zero else g[t.name] for g in grads])
-                    for t in pack.targets}
-        return cls(pack, cases, expected, dev.platform, Diagnoser(pack, cases, dev))
+    def make(cls, exercise: str | Path | Pack, seed: int | None, device: str | None) -> "Prepared":
+        """A pack named by its name or folder is read with its truths from the truth store
+        (:mod:`bpgrade.store`), without JAX; they are computed and stored when the store has
+        none to trust. A :class:`Pack` object (which may differ from its files) is computed afresh.
+        Either is kept for the rest of the process.
+
+        Raises:
+          BpgradeError: the pack is invalid, needs PyTorch that is not installed, or the device is not there.
+        """
+        return _prepare(_open(exercise, seed, device), seed, device)
+
+    @classmethod
+    def of(cls, pack: Pack, truths: store.Truths) -> "Prepared":
+        expected = {t.name: Expected.leaves(truths.gradients[t.name]) for t in pack.targets}
+        return cls(pack, truths.cases, expected, truths.platform, Diagnoser(pack, truths.cases, truths.mistakes))
 
     def job(self, limits: Limits, run_all_cells: bool = False) -> Job:
         nested = [name for name, leaves in self.expected.items() if [leaf.path for leaf in leaves] != [""]]
@@ -99,22 +105,62 @@ class _Setup:
                       isolation=run.isolation)
 
 
-#: The setups (cases, truth, diagnoser) of the latest packs and seeds checked in this process, so
-#: that a notebook's repeated bpgrade.check costs what the run costs.
-_SETUPS: "OrderedDict[tuple, _Setup]" = OrderedDict()
-_KEPT_SETUPS = 8
+def _torch_ready(pack: Pack) -> Pack:
+    if pack.array_library[0] == "torch" and not _torch.installed():
+        raise BpgradeError(f"{pack.name}: {TORCH_MISSING}")
+    return pack
 
 
-def _setup(pack: Pack, seed: int | None, device: str | None) -> _Setup:
-    model = pack.root / "model.py"
-    key = (str(pack.root.resolve()), pack.digest, model.read_bytes() if model.is_file() else b"", seed, device)
-    if key not in _SETUPS:
-        truth.enable_compilation_cache(keep_users=True)
-        _SETUPS[key] = _Setup.make(pack, seed, device)
-        while len(_SETUPS) > _KEPT_SETUPS:
-            _SETUPS.popitem(last=False)
-    _SETUPS.move_to_end(key)
-    return _SETUPS[key]
+def _computed(pack: Pack, seed: int | None, device: str | None) -> store.Truths:
+    """The truths of a case set, with JAX (imported here alone)."""
+    from . import truth
+
+    truth.enable_compilation_cache(keep_users=True)
+    return truth.case_set(pack, seed, device)
+
+
+class _Opened(NamedTuple):
+    key: str  # what the process keeps the preparation by
+    pack: Pack
+    truths: store.Truths | None  # None: to compute when first needed
+    stored: dict | None  # the store's key; None for a Pack object, which is never stored
+
+
+#: What the latest packs and seeds were prepared with in this process, so that a notebook's
+#: repeated bpgrade.check costs what the run costs.
+_PREPARED: "OrderedDict[str, Prepared]" = OrderedDict()
+_KEPT = 8
+
+
+def _open(exercise: str | Path | Pack, seed: int | None, device: str | None) -> _Opened:
+    """The pack, read with the store's truths of it where it has some (then without JAX)."""
+    if isinstance(exercise, Pack):
+        model = exercise.root / "model.py"
+        key = repr((str(exercise.root.resolve()), exercise.digest, model.read_bytes() if model.is_file() else b"",
+                    seed, device))
+        return _Opened(key, exercise, None, None)
+    root = pack_folder(exercise)
+    wanted = store.key(root, seed, device)
+    key = json.dumps(wanted, sort_keys=True)
+    if key in _PREPARED:
+        return _Opened(key, _PREPARED[key].pack, None, wanted)
+    truths = store.load(wanted)
+    return _Opened(key, load_pack(root, truths.facts) if truths else load_pack(root), truths, wanted)
+
+
+def _prepare(opened: _Opened, seed: int | None, device: str | None) -> Prepared:
+    if opened.key not in _PREPARED:
+        pack = _torch_ready(opened.pack)
+        truths = opened.truths
+        if truths is None:
+            truths = _computed(pack, seed, device)
+            if opened.stored is not None:
+                store.save(opened.stored, truths)
+        _PREPARED[opened.key] = Prepared.of(pack, truths)
+        while len(_PREPARED) > _KEPT:
+            _PREPARED.popitem(last=False)
+    _PREPARED.move_to_end(opened.key)
+    return _PREPARED[opened.key]
 
 
 def check(exercise: str | Path | Pack, submission: SubmissionArg, *, seed: int | None = None,
@@ -149,7 +195,8 @@ def check(exercise: str | Path | Pack, submission: SubmissionArg, *, seed: int |
       BpgradeError: a bad pack, a submission path that is not a ``.py`` or
         ``.ipynb`` file (or a link out of its folder), or a device that is not there.
     """
-    pack = exercise if isinstance(exercise, Pack) else load_pack(exercise)
+    opened = _open(exercise, seed, device)
+    pack = opened.pack
     siblings: tuple[Path, ...] = ()
     if isinstance(submission, Submission):
         # Found by bpgrade itself (bpgrade gradescope's upload): its file and the files beside it.
@@ -191,7 +238,7 @@ def check(exercise: str | Path | Pack, submission: SubmissionArg, *, seed: int |
         if found.problem:
             raise SubmissionError(found.problem)
         path, name, siblings = found.path, found.id, found.siblings
-    setup = _setup(pack, seed, device)
+    setup = _prepare(opened, seed, device)
     job = setup.job(Limits.for_pack(pack, timeout, source=max_size), run_all)
     run = run_functions(submission, job) if isinstance(submission, Mapping) else run_file(path, job, siblings)
     return setup.report(name, run)
@@ -236,14 +283,15 @@ def _kind(value) -> str:
         f"a {type(value).__name__}"
 
 
-def grade(exercise: str | Path | Pack, submissions: Sequence[Submission], gradebook: Gradebook, *,
+def grade(exercise: str | Path | Pack | Prepared, submissions: Sequence[Submission], gradebook: Gradebook, *,
           seed: int | None = None, device: str | None = None, jobs: int | None = None,
           timeout: float | None = None, memory: int | None = None, max_size: int | None = None,
           regrade: bool = False, run_all: bool = False, on_progress: Callable[[Progress], None] | None = None,
           on_start: Callable[[str], None] | None = None) -> Progress:
     """Grade a batch of submission files into ``gradebook``.
 
-    Submissions already in the gradebook with the same content, pack and seed
+    ``exercise``: a pack's name or folder, a Pack, or what :meth:`Prepared.make`
+    made of one (with ``seed`` and ``device``, which are then not read). Submissions already in the gradebook with the same content, pack and seed
     are skipped unless ``regrade``. Each result is committed as soon as it is
     made. ``jobs`` workers run at once (default: two per CPU). ``run_all``:
     notebooks run every code cell (what was graded without it is graded again).
@@ -256,8 +304,8 @@ def grade(exercise: str | Path | Pack, submissions: Sequence[Submission], gradeb
       The final :class:`Progress`.
     """
     start = time.monotonic()
-    pack = exercise if isinstance(exercise, Pack) else load_pack(exercise)
-    setup = _Setup.make(pack, seed, device)
+    setup = exercise if isinstance(exercise, Prepared) else Prepared.make(exercise, seed, device)
+    pack = setup.pack
     seed = setup.cases[0].seed
     # Notebooks graded with and without run_all differ, and files with another size limit: both
     # are part of what was graded.

@@ -22,7 +22,7 @@ from typing import Any, Mapping
 
 from . import __version__, _torch
 from .errors import BpgradeError, SubmissionError
-from .grader import check
+from .grader import Prepared, check
 from .packs import PACK_FILE, Pack, load_pack
 from .reports import Report
 from .safetext import clean_name
@@ -224,10 +224,10 @@ def autograde(exercise: str | Path | Pack, submission_dir: str | Path = SUBMISSI
         (the autograder's fault, not the student's).
     """
     start = time.monotonic()
-    pack = exercise if isinstance(exercise, Pack) else load_pack(exercise)
+    pack = exercise if isinstance(exercise, Pack) else Prepared.make(exercise, seed, device).pack
     try:
         found = find_submission(submission_dir, pack)
-        report = check(pack, found, seed=seed, device=device, timeout=timeout, run_all=run_all, max_size=max_size)
+        report = check(exercise, found, seed=seed, device=device, timeout=timeout, run_all=run_all, max_size=max_size)
     except SubmissionError as e:
         return crash_results(pack, str(e), time.monotonic() - start, visibility=visibility,
                              stdout_visibility=stdout_visibility)

@@ -15,7 +15,6 @@ A pack with a ``model.py`` declares its own under ``mistakes:`` in
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from typing import Callable, Mapping
 
 import jax
@@ -24,27 +23,7 @@ import jax.numpy as jnp
 from . import networks
 from .models import Model, from_network
 from .networks import Network
-
-#: Diagnosis codes that a mistake model may carry (the rest describe a run, not a formula).
-MISTAKE_CODES = ("sign", "scale", "transpose", "relu_mask", "activation_derivative", "chain_rule", "mistake")
-
-
-@dataclass(frozen=True)
-class Mistake:
-    """A mistake students make on a pack's network.
-
-    ``model`` is the network with that mistake in its derivative; ``code`` is
-    one of :data:`MISTAKE_CODES`; ``text`` tells the student what the mistake
-    is and how to fix it; ``readme`` names the heading of the pack's README to
-    revisit (None: the target's own).
-    """
-
-    name: str
-    code: str
-    text: str
-    model: Model
-    readme: str | None = None
-
+from .packs import Mistake
 
 def with_derivative(f: Callable, derivative: Callable) -> Callable:
     """``f`` with a wrong derivative: ``derivative(u, g)`` is the gradient

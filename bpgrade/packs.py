@@ -16,16 +16,15 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Collection, Mapping
+from typing import TYPE_CHECKING, Any, Collection, Mapping
 
-import jax
 import yaml
 
-from . import truth
 from .errors import PackError
-from .mistakes import MISTAKE_CODES, Mistake, network_mistakes
-from .models import Model, ModelFileError, from_network, load_model
-from .networks import ACTIVATIONS, LOSSES, Layer, Network
+
+if TYPE_CHECKING:
+    from .models import Model
+    from .networks import Network
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "exercises"
 PACK_FILE = "exercise.yaml"
@@ -45,6 +44,39 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 #: A pack's name may also hold hyphens (softmax-ce); tensor and target names may not.
 _PACK_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+#: Diagnosis codes that a mistake model may carry (the rest describe a run, not a formula).
+MISTAKE_CODES = ("sign", "scale", "transpose", "relu_mask", "activation_derivative", "chain_rule", "mistake")
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A mistake students make on a pack's network (:mod:`bpgrade.mistakes`).
+
+    ``model`` is the network with that mistake in its derivative (None in a
+    pack read from the truth store, whose mistake gradients are stored);
+    ``code`` is one of :data:`MISTAKE_CODES`; ``text`` tells the student what
+    the mistake is and how to fix it; ``readme`` names the heading of the
+    pack's README to revisit (None: the target's own).
+    """
+
+    name: str
+    code: str
+    text: str
+    model: "Model | None"
+    readme: str | None = None
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What of a pack only JAX can find out, as the truth store keeps it: the names its
+    model taps and its mistakes (each ``(name, code, text, readme)``)."""
+
+    taps: tuple[str, ...]
+    mistakes: tuple[tuple[str, str, str, str | None], ...]
+
+    @classmethod
+    def of(cls, pack: "Pack") -> "Facts":
+        return cls(pack.taps, tuple((m.name, m.code, m.text, m.readme) for m in pack.mistakes))
 
 
 @dataclass(frozen=True)
@@ -107,7 +139,10 @@ class Pack:
     ``f(*inputs, params)`` with NumPy float64 arrays (params a dict, whose
     values may be pytrees). ``model`` is what the truth differentiates; a
     declarative pack also keeps its ``network``. ``mistakes`` are the mistake
-    models that diagnosis compares failing submissions with.
+    models that diagnosis compares failing submissions with. ``taps`` are the
+    intermediates the model taps. A pack read with :class:`Facts` from the
+    truth store (``load_pack(..., facts=...)``) has no ``model``, ``network``
+    nor mistake models: it grades from stored truths, without JAX.
     ``digest`` is the SHA-256 of ``exercise.yaml``: results graded under another
     digest are graded again.
 
@@ -132,8 +167,8 @@ class Pack:
     dims: Mapping[str, tuple[int, int]]
     inputs: Mapping[str, Shape | None]
     params: Mapping[str, Shape | None]
-    model: Model
-    network: Network | None
+    model: "Model | None"
+    network: "Network | None"
     targets: tuple[Target, ...]
     cases: CaseSettings
     tolerance: Tolerance
@@ -150,6 +185,7 @@ class Pack:
     module: str | None = None
     array_library: tuple[str, ...] = ("numpy",)
     exercise_cell: str | None = None
+    taps: tuple[str, ...] = ()
 
     @property
     def template(self) -> Path:
@@ -192,11 +228,38 @@ def shipped_packs() -> list[str]:
     return sorted(p.parent.name for p in SHIPPED_DIR.glob(f"*/{PACK_FILE}"))
 
 
-def load_pack(name_or_path: str | Path) -> Pack:
+def load_pack(name_or_path: str | Path, facts: Facts | None = None) -> Pack:
     """Load a shipped pack by name (``"mlp2"``) or any pack by the path of its folder.
+
+    With ``facts`` (from the truth store, for this pack's very files), the model is
+    neither loaded nor run and JAX is not imported: the pack has no model (see :class:`Pack`).
 
     Raises:
       PackError: no such pack, or a pack that does not validate.
+    """
+    path = pack_folder(name_or_path)
+    file = path / PACK_FILE
+    try:
+        raw = file.read_bytes()
+        data = yaml.safe_load(raw.decode("utf-8"))
+    except yaml.YAMLError as e:
+        raise PackError(str(file), "", "valid YAML",
+                        str(e).replace("<unicode string>", str(file)).replace("\n", " ")) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise PackError(str(file), "", "a readable UTF-8 file", str(e)) from None
+    pack = _Validator(str(file), facts).pack(data, path.resolve())
+    # What runs beside a submission is part of what it was graded with.
+    digest = hashlib.sha256(raw)
+    for extra in [*([pack.harness] if pack.harness else []), *pack.modules.values()]:
+        digest.update(extra.read_bytes())
+    return dataclasses.replace(pack, digest=digest.hexdigest())
+
+
+def pack_folder(name_or_path: str | Path) -> Path:
+    """The folder of a shipped pack's name (``"mlp2"``) or of a pack's path.
+
+    Raises:
+      PackError: no such pack, or a folder without its required files.
     """
     path = Path(name_or_path)
     if path.name == PACK_FILE:
@@ -207,32 +270,18 @@ def load_pack(name_or_path: str | Path) -> Pack:
             raise PackError(str(name_or_path), "", f"the name of a shipped pack ({', '.join(shipped_packs())}) "
                             f"or a folder holding {PACK_FILE}")
         path = shipped
-    file = path / PACK_FILE
     for required in ("template.py", "README.md"):
         if not (path / required).is_file():
             raise PackError(str(path / required), "",
                             "this file: a pack holds exercise.yaml, template.py and README.md")
-    try:
-        raw = file.read_bytes()
-        data = yaml.safe_load(raw.decode("utf-8"))
-    except yaml.YAMLError as e:
-        raise PackError(str(file), "", "valid YAML",
-                        str(e).replace("<unicode string>", str(file)).replace("\n", " ")) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise PackError(str(file), "", "a readable UTF-8 file", str(e)) from None
-    pack = _Validator(str(file)).pack(data, path.resolve())
-    # What runs beside a submission is part of what it was graded with.
-    digest = hashlib.sha256(raw)
-    for extra in [*([pack.harness] if pack.harness else []), *pack.modules.values()]:
-        digest.update(extra.read_bytes())
-    return dataclasses.replace(pack, digest=digest.hexdigest())
+    return path
 
 
 class _Validator:
     """Turns the parsed YAML into a :class:`Pack`, naming the key of every mistake."""
 
-    def __init__(self, file: str):
-        self.file = file
+    def __init__(self, file: str, facts: Facts | None = None):
+        self.file, self.facts = file, facts
 
     def fail(self, key: str, expected: str, got: Any = None) -> PackError:
         return PackError(self.file, key, expected, got)
@@ -296,30 +345,15 @@ class _Validator:
             raise self.fail(f"params.{clashes[0]}", "a name not already used by an input", clashes[0])
         cases_value = self.mapping(data["cases"], "cases")
         cases = self.cases(cases_value, dims)
-        network = None
         headings = _headings(root / "README.md")
-        if "network" in data:
-            if "mistakes" in data:
-                raise self.fail("mistakes", "no mistakes: a declarative network gets its mistake models from "
-                                "bpgrade (declare them with model: model.py)")
-            network = self.network(data["network"], inputs, params)
-            model = from_network(network, inputs, params)
-            mistakes = network_mistakes(network, inputs, params)
+        if self.facts is not None:
+            # Found by the full load whose truths the store keeps, for these very files.
+            model = network = None
+            taps = list(self.facts.taps)
+            mistakes = tuple(Mistake(name, code, text, None, readme) for name, code, text, readme in self.facts.mistakes)
         else:
-            kinks = cases_value.get("kinks", [])
-            if not isinstance(kinks, list) or not all(isinstance(k, str) for k in kinks):
-                raise self.fail("cases.kinks", "a list of tapped names", kinks)
-            declared = self.mistakes(data.get("mistakes", {}), headings)
-            model, variants = self.model(data["model"], root, inputs, params, tuple(kinks),
-                                         tuple(spec["loss"] for spec in declared.values()))
-            model = dataclasses.replace(model, integers=integers)
-            mistakes = tuple(Mistake(name, spec["code"], spec["text"],
-                                     dataclasses.replace(variants[spec["loss"]], integers=integers), spec.get("readme"))
-                             for name, spec in declared.items())
-        taps = self.probe(model, "network" if network else "model", dims, cases)
-        for kink in model.kinks:
-            if kink not in taps:
-                raise self.fail("cases.kinks", f"names that model.py taps ({', '.join(taps) or 'none'})", kink)
+            model, network, mistakes, taps = self.model_parts(data, root, inputs, params, integers, cases_value,
+                                                              cases, dims, headings)
         title = data.get("title", data["name"])
         if not isinstance(title, str):
             raise self.fail("title", "a string", title)
@@ -384,10 +418,47 @@ class _Validator:
             module=module,
             array_library=tuple(libraries),
             exercise_cell=exercise_cell,
+            taps=tuple(taps),
         )
 
+    def model_parts(self, data: dict, root: Path, inputs: Mapping[str, Shape | None],
+                    params: Mapping[str, Shape | None], integers: Mapping[str, tuple], cases_value: Mapping,
+                    cases: CaseSettings, dims: Mapping[str, tuple[int, int]], headings: list[str]
+                    ) -> tuple["Model", "Network | None", tuple[Mistake, ...], list[str]]:
+        """The model, the declarative network (or None), the mistakes and the tapped names: what
+        loading and running the model finds, with JAX."""
+        from .mistakes import network_mistakes
+        from .models import from_network
+
+        network = None
+        if "network" in data:
+            if "mistakes" in data:
+                raise self.fail("mistakes", "no mistakes: a declarative network gets its mistake models from "
+                                "bpgrade (declare them with model: model.py)")
+            network = self.network(data["network"], inputs, params)
+            model = from_network(network, inputs, params)
+            mistakes = network_mistakes(network, inputs, params)
+        else:
+            kinks = cases_value.get("kinks", [])
+            if not isinstance(kinks, list) or not all(isinstance(k, str) for k in kinks):
+                raise self.fail("cases.kinks", "a list of tapped names", kinks)
+            declared = self.mistakes(data.get("mistakes", {}), headings)
+            model, variants = self.model(data["model"], root, inputs, params, tuple(kinks),
+                                         tuple(spec["loss"] for spec in declared.values()))
+            model = dataclasses.replace(model, integers=integers)
+            mistakes = tuple(Mistake(name, spec["code"], spec["text"],
+                                     dataclasses.replace(variants[spec["loss"]], integers=integers), spec.get("readme"))
+                             for name, spec in declared.items())
+        taps = self.probe(model, "network" if network else "model", dims, cases)
+        for kink in model.kinks:
+            if kink not in taps:
+                raise self.fail("cases.kinks", f"names that model.py taps ({', '.join(taps) or 'none'})", kink)
+        return model, network, mistakes, taps
+
     def model(self, value: Any, root: Path, inputs: Mapping[str, Shape | None], params: Mapping[str, Shape | None],
-              kinks: tuple[str, ...], variants: tuple[str, ...]) -> tuple[Model, dict[str, Model]]:
+              kinks: tuple[str, ...], variants: tuple[str, ...]) -> tuple["Model", dict[str, "Model"]]:
+        from .models import ModelFileError, load_model
+
         if not isinstance(value, str) or not value.endswith(".py") or not (root / value).is_file():
             raise self.fail("model", "the name of a Python file in the pack's folder (model.py)", value)
         declared = None if any(s is None for s in [*inputs.values(), *params.values()]) else {**inputs, **params}
@@ -396,8 +467,12 @@ class _Validator:
         except ModelFileError as e:
             raise PackError(str(root / value), "", str(e)) from None
 
-    def probe(self, model: Model, key: str, dims: Mapping[str, tuple[int, int]], cases: CaseSettings) -> list[str]:
+    def probe(self, model: "Model", key: str, dims: Mapping[str, tuple[int, int]], cases: CaseSettings) -> list[str]:
         """Runs the model abstractly on one shape: its tapped names, or the error blamed on ``key``."""
+        import jax
+
+        from . import truth
+
         shape = dict(cases.include[0]) if cases.include else {name: low for name, (low, _) in dims.items()}
         try:
             with jax.enable_x64(True):
@@ -478,7 +553,9 @@ class _Validator:
             raise self.fail(key, "low < high for every size of the dims", value)
         return low, high
 
-    def network(self, value: Any, inputs: Mapping[str, Shape], params: Mapping[str, Shape]) -> Network:
+    def network(self, value: Any, inputs: Mapping[str, Shape], params: Mapping[str, Shape]) -> "Network":
+        from .networks import ACTIVATIONS, LOSSES, Layer, Network
+
         value = self.mapping(value, "network")
         for key in ("input", "label", "layers", "loss"):
             if key not in value:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence
 
 from .errors import PackError
-from .grader import _Setup
+from .grader import Prepared
 from .packages import module_file
 from .packs import Pack
 from .reports import DIAGNOSIS_CODES, Report
@@ -190,7 +190,8 @@ def run(pack: Pack, seeds: Sequence[int | None] = DEFAULT_SEEDS, *, device: str 
         # is followed here, where a submission's would not be.
         paths = {s.path.stem: _runnable(pack, s, files[0].path, Path(scratch)) for s in files}
         for seed in seeds:
-            setup = _Setup.make(pack, seed, device)
+            # By its folder: the truth store keeps what the pack's self-test computed (a Gradescope image's).
+            setup = Prepared.make(pack.root, seed, device)
             runs = [(stem, path, ()) for stem, path in paths.items()]
             reports = {r.submission: r for r in setup.run_files(runs, Limits.for_pack(pack), jobs)}
             for s in files:

@@ -22,8 +22,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .cases import generate_cases, shape_key
 from .errors import DeviceError
 from .models import Model
+from .packs import Facts, Pack
+from .store import Truths
 
 BACKENDS = ("cpu", "gpu", "tpu")
 #: Batches of cases are padded to a multiple of this size (see batched_gradients).
@@ -46,18 +49,6 @@ def select_device(backend: str | None = None) -> jax.Device:
     except RuntimeError:
         available = sorted({d.platform for d in jax.devices()})
         raise DeviceError(f"no {backend} device on this machine (JAX sees: {', '.join(available)})") from None
-
-
-def share_accelerator() -> None:
-    """Take accelerator memory as the truth needs it, not JAX's 75% up front.
-
-    The truth of a pack needs megabytes; a grader shares its GPU with the
-    course's other jobs, or with a second bpgrade, which JAX's preallocation
-    would leave out of memory. Must run before JAX first touches a device; an
-    ``XLA_PYTHON_CLIENT_PREALLOCATE`` already set is kept. This sets the
-    process's environment, so only the command line calls it.
-    """
-    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 
 def enable_compilation_cache(keep_users: bool = False) -> Path | None:
@@ -174,11 +165,6 @@ def variant_gradients(models: Sequence[Model], wanted: Mapping[str, str], cases:
     return result
 
 
-def shape_key(case) -> tuple:
-    """What cases of one shape share (their dims, in a fixed order): one compiled program serves them all."""
-    return tuple(sorted(case.dims.items()))
-
-
 def _by_shape(cases: Sequence) -> dict[tuple, list[int]]:
     groups: dict[tuple, list[int]] = {}
     for i, case in enumerate(cases):
@@ -256,3 +242,25 @@ def gradients(model: Model, wanted: Mapping[str, str], cases: Sequence, device: 
         for j, i in enumerate(indices):
             result[i] = jax.tree.map(lambda v: v[j], out)
     return result
+
+
+def case_set(pack: Pack, seed: int | None = None, device: str | None = None) -> Truths:
+    """A pack's case set (see :func:`bpgrade.cases.generate_cases`) with the true gradient of
+    every target in every case and the gradients of the pack's mistake models, as the truth
+    store keeps them (:class:`bpgrade.store.Truths`).
+
+    Raises:
+      DeviceError: ``device`` is not there, or failed.
+      PackError: the pack's cases cannot be drawn.
+    """
+    dev = select_device(device)
+    cases = generate_cases(pack, seed)
+    wanted = {t.name: t.of for t in pack.targets}
+    grads = gradients(pack.model, wanted, cases, dev)
+    # A gradient that may be zero is zero where it is only rounding (1e-17 for an exact 0).
+    zero = {t.name for t in pack.targets if t.zero}
+    snapped = {name: [jax.tree.map(lambda a: np.where(np.abs(a) <= pack.tolerance.atol, 0.0, a), g[name])
+                      if name in zero else g[name] for g in grads] for name in wanted}
+    mistakes = (variant_gradients([m.model for m in pack.mistakes], wanted, cases, dev) if pack.mistakes
+                else [[] for _ in cases])
+    return Truths(Facts.of(pack), dev.platform, cases, snapped, mistakes)

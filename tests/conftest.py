@@ -1,12 +1,17 @@
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
-# As the command line does (truth.share_accelerator): on a GPU, the tests and
+# As the command line does (cli.share_accelerator): on a GPU, the tests and
 # the command lines they start share it instead of each taking 75% up front.
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+# One truth store for the session, the tests' and their command lines' (what
+# they grade is computed once), and none left in the user's own cache.
+_STORE = tempfile.TemporaryDirectory(prefix="bpgrade-test-store-")
+os.environ["BPGRADE_STORE_DIR"] = _STORE.name
 
 import bpgrade  # noqa: E402
 

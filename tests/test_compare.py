@@ -25,7 +25,8 @@ def run(outputs, **kw):
 
 
 def compare(mlp2, w1, cases, expected, target_run):
-    [result] = compare_target(mlp2, w1, cases, [Expected.of(expected)], target_run, Diagnoser(mlp2, cases))
+    variants = truth.variant_gradients([m.model for m in mlp2.mistakes], {"w1": "w1"}, cases)
+    [result] = compare_target(mlp2, w1, cases, [Expected.of(expected)], target_run, Diagnoser(mlp2, cases, variants))
     return result
 
 

@@ -99,11 +99,13 @@ def test_a_failing_device_is_a_device_error(mlp2, public_cases, monkeypatch):
 
 
 def test_the_command_line_leaves_accelerator_memory_to_others(monkeypatch):
+    from bpgrade.cli import share_accelerator
+
     monkeypatch.delenv("XLA_PYTHON_CLIENT_PREALLOCATE", raising=False)
-    truth.share_accelerator()
+    share_accelerator()
     assert os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
     monkeypatch.setenv("XLA_PYTHON_CLIENT_PREALLOCATE", "true")  # the user's own choice stays
-    truth.share_accelerator()
+    share_accelerator()
     assert os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] == "true"
 
 
