@@ -1,21 +1,24 @@
-"""Throughput of `bpgrade grade`: submissions per second, each in its own sandboxed worker.
+"""Throughput of `bpgrade grade` against the bare floor of running submissions at all.
 
 Builds a batch of mlp2 submissions (the reference solution and variants of it
-with one mistake each), then measures:
+with one mistake each) and times, in one run, on one machine state:
 
-- `bpgrade grade` through the command line, start-up included, with the XLA
-  compilation cache cold and warm;
-- the floor: forking a worker from the fork server and calling the functions,
-  with no comparison and no gradebook;
-- a fresh `python` per submission that imports NumPy, runs the file and calls
-  the functions (what a simple isolating grader does), on a sample.
+- the bare floor: a NumPy-warm process forks a child per submission, which
+  execs its source, calls the 5 functions on every case and sends the results
+  back on a pipe; ``--jobs`` children at once, no isolation, no grading;
+- bpgrade's isolated floor: its fork server and workers (own session, rlimits,
+  uid as root, Landlock, seccomp, the result frames), no comparison, no gradebook;
+- `bpgrade grade` through the command line, start-up included, truth store and
+  compilation cache warm (the median of ``--repeat`` runs), and once cold;
+
+and prints the ratios to the bare floor. ``--fresh-sample N`` also times a fresh
+`python` per submission (what a simple isolating grader does) on N of them.
 
 With ``--against CHECKOUT`` (another checkout of bpgrade, run from its source
 with this environment's packages), both graders are timed warm, one after the
-other, ``--repeat`` times, and the medians and their ratio are printed: before
-and after figures from one run, on one machine state.
+other, ``--repeat`` times, and the medians and their ratio are printed.
 
-    python benchmarks/grade_throughput.py [--count 1000] [--jobs N] [--against CHECKOUT] [--repeat 3]
+    python benchmarks/grade_throughput.py [--count 1000] [--jobs N] [--repeat 3] [--against CHECKOUT]
 """
 
 from __future__ import annotations
@@ -33,11 +36,13 @@ from pathlib import Path
 import numpy as np
 
 import bpgrade
+from bpgrade._wire import encode
 from bpgrade.runner import Job
 from bpgrade.sandbox import DEFAULT_JOBS, Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = (ROOT / "solutions" / "mlp2.py").read_text()
+FUNCTIONS = ("grad_w1", "grad_b1", "grad_w2", "grad_b2", "grad_x")
 MISTAKES = [
     ("d_l2 = 2.0 * (l2 - y) / x.shape[0]", "d_l2 = (l2 - y) / x.shape[0]"),
     ('d_u1 = (d_l2 @ params["w2"].T) * (u1 > 0)', 'd_u1 = d_l2 @ params["w2"].T'),
@@ -71,8 +76,8 @@ def build(folder: Path, count: int) -> list[Path]:
     return paths
 
 
-def timed_cli(folder: Path, db: Path, jobs: int, cache: str, checkout: Path | None = None) -> float:
-    env = {**os.environ, "BPGRADE_CACHE_DIR": cache}
+def timed_cli(folder: Path, db: Path, jobs: int, env: dict[str, str], checkout: Path | None = None) -> float:
+    env = {**os.environ, **env}
     if checkout is not None:
         env["PYTHONPATH"] = str(checkout)
     start = time.perf_counter()
@@ -81,7 +86,41 @@ def timed_cli(folder: Path, db: Path, jobs: int, cache: str, checkout: Path | No
     return time.perf_counter() - start
 
 
-def floor(paths: list[Path], jobs: int) -> float:
+def bare_floor(paths: list[Path], jobs: int) -> float:
+    """Fork, exec the source, call every function on every case, send the results back: nothing else."""
+    pack = bpgrade.load_pack("mlp2")
+    cases = [(c.tensors["x"], c.tensors["y"], {k: c.tensors[k] for k in ("w1", "b1", "w2", "b2")})
+             for c in bpgrade.generate_cases(pack)]
+    start = time.perf_counter()
+    running: dict[int, int] = {}
+    for path in [*paths, *[None] * jobs]:
+        if len(running) == jobs or path is None and running:
+            pid, _ = os.wait()
+            fd = running.pop(pid)
+            while os.read(fd, 1 << 16):
+                pass
+            os.close(fd)
+        if path is None:
+            continue
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read)
+            namespace: dict = {}
+            exec(compile(path.read_text(), str(path), "exec"), namespace)
+            out = [np.asarray(namespace[f](x.copy(), y.copy(), {k: v.copy() for k, v in p.items()}), np.float64)
+                   for f in FUNCTIONS for x, y, p in cases]
+            frame = memoryview(encode({}, out))
+            while frame:
+                frame = frame[os.write(write, frame):]
+            os._exit(0)
+        os.close(write)
+        running[pid] = read
+    return time.perf_counter() - start
+
+
+def isolated_floor(paths: list[Path], jobs: int) -> float:
+    """bpgrade's workers, every isolation step and the result frames, no grading (start-up excluded)."""
     pack = bpgrade.load_pack("mlp2")
     job = Job.for_pack(pack, bpgrade.generate_cases(pack))
     start = time.perf_counter()
@@ -115,10 +154,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--jobs", type=int, default=DEFAULT_JOBS)
-    parser.add_argument("--fresh-sample", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=3, help="warm timings of each (the median is shown)")
+    parser.add_argument("--fresh-sample", type=int, default=0, metavar="N",
+                        help="also time a fresh python per submission on N of them")
     parser.add_argument("--against", type=Path, metavar="CHECKOUT", help="another checkout of bpgrade to time beside "
                         "this one (warm), alternately")
-    parser.add_argument("--repeat", type=int, default=3, help="timings of each grader with --against")
     args = parser.parse_args()
     if args.against is not None:
         return compare(args)
@@ -127,21 +167,32 @@ def main() -> None:
         batch = work / "batch"
         batch.mkdir()
         paths = build(batch, args.count)
-        cache = work / "xla"
-        cold = timed_cli(batch, work / "cold.sqlite", args.jobs, "")
-        timed_cli(batch, work / "warmup.sqlite", args.jobs, str(cache))
-        warm = timed_cli(batch, work / "warm.sqlite", args.jobs, str(cache))
-        bottom = floor(paths, args.jobs)
-        sample = paths[:args.fresh_sample]
-        new = fresh(sample, args.jobs, work) * len(paths) / len(sample)
+        warm_env = {"BPGRADE_CACHE_DIR": str(work / "xla"), "BPGRADE_STORE_DIR": str(work / "truth")}
+        cold = timed_cli(batch, work / "cold.sqlite", args.jobs, {"BPGRADE_CACHE_DIR": "", "BPGRADE_STORE_DIR": ""})
+        timed_cli(batch, work / "warmup.sqlite", args.jobs, warm_env)
+        times: dict[str, list[float]] = {"bare": [], "isolated": [], "grade": []}
+        for i in range(args.repeat):  # alternately, so that a change in the machine's state touches all three
+            times["bare"].append(bare_floor(paths, args.jobs))
+            times["isolated"].append(isolated_floor(paths, args.jobs))
+            times["grade"].append(timed_cli(batch, work / f"warm-{i}.sqlite", args.jobs, warm_env))
+        fresh_time = None
+        if args.fresh_sample:
+            sample = paths[:args.fresh_sample]
+            fresh_time = fresh(sample, args.jobs, work) * len(paths) / len(sample)
     n = args.count
-    print(f"{n} mlp2 submissions, {args.jobs} workers, {len(os.sched_getaffinity(0))} CPUs")
-    print(f"bpgrade grade, start-up included, compile cache cold: {cold:6.2f} s  {n / cold:6.0f}/s")
-    print(f"bpgrade grade, start-up included, compile cache warm: {warm:6.2f} s  {n / warm:6.0f}/s")
-    print(f"floor: fork and call, no grading (start-up excluded):  {bottom:6.2f} s  {n / bottom:6.0f}/s")
-    print(f"a fresh python per submission ({len(sample)} timed, scaled): {new:6.2f} s  {n / new:6.0f}/s")
-    print(f"grade (warm) / floor: {bottom / warm:.2f} of the floor's rate")
-    print(f"grade (warm) / fresh python: {new / warm:.1f}x faster")
+    bare, isolated, grade = (statistics.median(times[k]) for k in ("bare", "isolated", "grade"))
+    print(f"{n} mlp2 submissions, {args.jobs} at a time, {len(os.sched_getaffinity(0))} CPUs, medians of "
+          f"{args.repeat} alternated runs")
+    print(f"bare floor: fork, exec, call, results on a pipe:         {bare:6.2f} s  {n / bare:5.0f}/s")
+    print(f"isolated floor: bpgrade's workers, no grading:           {isolated:6.2f} s  {n / isolated:5.0f}/s")
+    print(f"bpgrade grade, start-up included, store and cache warm:  {grade:6.2f} s  {n / grade:5.0f}/s")
+    print(f"bpgrade grade, nothing stored, no compilation cache:     {cold:6.2f} s  {n / cold:5.0f}/s")
+    if fresh_time is not None:
+        print(f"a fresh python per submission ({args.fresh_sample} timed, scaled): {fresh_time:6.2f} s")
+    print(f"isolated floor / bare floor: {isolated / bare:.2f}x")
+    print(f"grade (warm) / bare floor:   {grade / bare:.2f}x")
+    for name, runs in times.items():
+        print(f"  {name} runs: " + ", ".join(f"{t:.2f}" for t in runs))
 
 
 def compare(args) -> None:
@@ -151,7 +202,8 @@ def compare(args) -> None:
         batch = work / "batch"
         batch.mkdir()
         build(batch, args.count)
-        caches = {"this": str(work / "xla-this"), "other": str(work / "xla-other")}
+        caches = {name: {"BPGRADE_CACHE_DIR": str(work / f"xla-{name}"),
+                         "BPGRADE_STORE_DIR": str(work / f"truth-{name}")} for name in ("this", "other")}
         checkouts = {"this": None, "other": args.against.resolve()}
         for name in checkouts:  # fill the compilation caches
             timed_cli(batch, work / f"warmup-{name}.sqlite", args.jobs, caches[name], checkouts[name])

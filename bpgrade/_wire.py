@@ -48,7 +48,8 @@ def encode(header: Mapping[str, Any], arrays: Sequence[np.ndarray]) -> bytes:
     head = json.dumps({**header, "arrays": [{"dtype": INT_DTYPE if a.dtype == np.int64 else WIRE_DTYPE,
                                              "shape": list(a.shape)} for a in arrays]})
     head_bytes = head.encode()
-    return struct.pack("<Q", len(head_bytes)) + head_bytes + b"".join(a.tobytes() for a in arrays)
+    # One copy: join reads each (C-contiguous) array's buffer in place.
+    return b"".join([struct.pack("<Q", len(head_bytes)), head_bytes, *arrays])
 
 
 def _parse_header(raw: bytes | bytearray, dtypes: Sequence[str]) -> tuple[dict, list[tuple[int, ...]], list[str]]:

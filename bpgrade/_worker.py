@@ -1,9 +1,10 @@
 """The fork server and its workers: where submission code runs.
 
 The grader starts a fresh interpreter for each batch (``python -I -c
-BOOTSTRAP``, see :mod:`bpgrade.sandbox`) that runs :func:`main`: it reads the
-batch's setup frame on stdin (the public cases' inputs, the functions to call,
-the limits), imports NumPy and the modules a submission may use, confines
+BOOTSTRAP``, see :mod:`bpgrade.sandbox`) that runs :func:`main`: it imports
+NumPy and the standard modules a submission may use (while the grader reads
+the truth), reads the batch's setup frame on stdin (the public cases' inputs,
+the functions to call, the limits), imports the pack's allowed modules, confines
 itself, and then serves requests on its control socket, a SOCK_SEQPACKET of
 JSON messages:
 
@@ -64,8 +65,11 @@ def main(control_fd: int) -> None:
 
     Whichever way it ends, every worker it started is killed and reaped on the way out.
     """
+    # Imported before the setup comes: the grader reads the truth meanwhile.
+    for name in _imports.PRELOAD:
+        importlib.import_module(name)
     setup, arrays = decode(sys.stdin.buffer.read(), MAX_SETUP_HEADER, (WIRE_DTYPE, INT_DTYPE))
-    for name in (*_imports.PRELOAD, *setup["allowed"]):
+    for name in setup["allowed"]:
         importlib.import_module(name)
     _oldnumpy.install()
     harness = harness_functions(setup["harness"])
@@ -73,6 +77,12 @@ def main(control_fd: int) -> None:
         # The pack gives its arguments as tensors: torch is needed by every worker.
         _torch.prepare()
     cases = _cases(setup, setup["cases"], arrays)
+    # What a worker's environment holds, set once here rather than in each worker; one thread for
+    # the libraries that read it on import (torch, loaded later).
+    os.environ.clear()
+    os.environ.update({"HOME": setup["scratch"], "TMPDIR": setup["scratch"], "LANG": "C.UTF-8",
+                       "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                       "MKL_NUM_THREADS": "1"})
     sock = socket.socket(fileno=control_fd)
     lib = _confine.libc()
     abi = _confine.landlock_abi()
@@ -195,9 +205,6 @@ def _worker(setup: dict, cases, harness: Mapping[str, Callable] | None, msg: Map
             _confine.landlock_restrict(ruleset)
         # Nothing of the server's stays open: not its control socket, not the ruleset, not the source.
         os.closerange(RESULT_FD + 1, 1 << 30)
-        os.environ.clear()
-        scratch = setup["scratch"]
-        os.environ.update({"HOME": scratch, "TMPDIR": scratch, "LANG": "C.UTF-8", "PATH": "/usr/bin:/bin"})
         if worker_filter is not None:
             worker_filter.install()
         channel = socket.socket(fileno=RESULT_FD)

@@ -8,6 +8,7 @@ report to the gradebook as soon as it is made.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import time
@@ -27,7 +28,7 @@ from .notebooks import exported_notebook, parse_notebook, read_notebook
 from .packages import find_root, is_package, module_file, read_package
 from .reports import Report
 from .runner import Job, Limits, RunResult, run_functions
-from .sandbox import DEFAULT_JOBS, TORCH_MISSING, Sandbox, run_file
+from .sandbox import DEFAULT_JOBS, TORCH_MISSING, Sandbox, Server, run_file
 from .safetext import clean_name
 from .submissions import DEFAULT_MAX_SOURCE, SUFFIXES, Submission, collect, folder_submission, read_source
 
@@ -80,11 +81,13 @@ class Prepared:
         return Job.for_pack(self.pack, self.cases, limits, nested, run_all_cells)
 
     def run_files(self, files: Iterable[tuple[str, Path, Sequence[Path]]], limits: Limits, jobs: int | None,
-                  run_all_cells: bool = False, on_start: Callable[[str], None] | None = None) -> Iterator[Report]:
+                  run_all_cells: bool = False, on_start: Callable[[str], None] | None = None,
+                  server: Server | None = None) -> Iterator[Report]:
         """Run each ``(id, path, siblings)`` in the sandbox (see :meth:`Sandbox.run`), ``jobs`` at a time; yields each
         one's Report (its ``submission`` is the id) as soon as it finishes.
-        ``on_start`` is told how workers are isolated, once they can start."""
-        with Sandbox(self.job(limits, run_all_cells), jobs or DEFAULT_JOBS) as sandbox:
+        ``on_start`` is told how workers are isolated, once they can start. ``server``: a fork
+        server started earlier, which this closes."""
+        with Sandbox(self.job(limits, run_all_cells), jobs or DEFAULT_JOBS, server) as sandbox:
             if on_start:
                 on_start(sandbox.isolation)
             for sub_id, run in sandbox.run(files):
@@ -195,53 +198,57 @@ def check(exercise: str | Path | Pack, submission: SubmissionArg, *, seed: int |
       BpgradeError: a bad pack, a submission path that is not a ``.py`` or
         ``.ipynb`` file (or a link out of its folder), or a device that is not there.
     """
-    opened = _open(exercise, seed, device)
-    pack = opened.pack
-    siblings: tuple[Path, ...] = ()
-    if isinstance(submission, Submission):
-        # Found by bpgrade itself (bpgrade gradescope's upload): its file and the files beside it.
-        if submission.problem:
-            raise SubmissionError(submission.problem)
-        path, name, siblings = submission.path, submission.id, submission.siblings
-    elif isinstance(submission, Mapping):
-        if pack.harness is not None:
-            raise SubmissionError(f"{pack.name} calls your code the way the course does: give bpgrade.check the "
-                                  "path of your file (or notebook) instead of a dict of functions")
-        name = "functions"
-        _check_keys(pack, submission)
-    elif not isinstance(submission, (str, Path)):
-        raise SubmissionError(f"expected the path of a file or a dict of functions, got {_kind(submission)}: "
-                              f"bpgrade.check({pack.spec!r}, {{{pack.targets[0].name!r}: "
-                              f"{pack.targets[0].function}}})")
-    else:
-        path = Path(submission)
-        try:
-            exists = path.is_file() or path.is_symlink()
-        except OSError as e:
-            raise SubmissionError(f"{path}: {e.strerror}") from None
-        if not exists and not path.is_dir():
-            raise SubmissionError(f"{path}: no such file")
-        if path.suffix not in SUFFIXES and not path.is_dir() and not (pack.module and path.suffix == ".zip"):
-            zip_too = " or a .zip of the assignment" if pack.module else ""
-            raise SubmissionError(f"{path}: expected a Python file (.py), a notebook (.ipynb){zip_too}")
-        if path.is_dir() and pack.module:
-            if not find_root(path, pack.module):
-                raise SubmissionError(f"{path} is a folder without {module_file(pack.module)}: check grades a "
-                                      "folder holding it, its .zip, or one .py or .ipynb file")
-            # A folder given to check is the submission, wherever in it the package lies.
-            found = Submission(clean_name(path.resolve().name), path, module=pack.module)
-        elif path.is_dir():
-            # Its file (the rule of bpgrade grade's sub-folders) and the modules beside it.
-            found = folder_submission(path, pack.submission_names)
+    # The fork server imports NumPy while the truth is read.
+    starting = contextlib.nullcontext() if isinstance(submission, Mapping) else contextlib.closing(Server())
+    with starting as server:
+        opened = _open(exercise, seed, device)
+        pack = opened.pack
+        siblings: tuple[Path, ...] = ()
+        if isinstance(submission, Submission):
+            # Found by bpgrade itself (bpgrade gradescope's upload): its file and the files beside it.
+            if submission.problem:
+                raise SubmissionError(submission.problem)
+            path, name, siblings = submission.path, submission.id, submission.siblings
+        elif isinstance(submission, Mapping):
+            if pack.harness is not None:
+                raise SubmissionError(f"{pack.name} calls your code the way the course does: give bpgrade.check the "
+                                      "path of your file (or notebook) instead of a dict of functions")
+            name = "functions"
+            _check_keys(pack, submission)
+        elif not isinstance(submission, (str, Path)):
+            raise SubmissionError(f"expected the path of a file or a dict of functions, got {_kind(submission)}: "
+                                  f"bpgrade.check({pack.spec!r}, {{{pack.targets[0].name!r}: "
+                                  f"{pack.targets[0].function}}})")
         else:
-            found = collect([path], pack.module)[0]
-        if found.problem:
-            raise SubmissionError(found.problem)
-        path, name, siblings = found.path, found.id, found.siblings
-    setup = _prepare(opened, seed, device)
-    job = setup.job(Limits.for_pack(pack, timeout, source=max_size), run_all)
-    run = run_functions(submission, job) if isinstance(submission, Mapping) else run_file(path, job, siblings)
-    return setup.report(name, run)
+            path = Path(submission)
+            try:
+                exists = path.is_file() or path.is_symlink()
+            except OSError as e:
+                raise SubmissionError(f"{path}: {e.strerror}") from None
+            if not exists and not path.is_dir():
+                raise SubmissionError(f"{path}: no such file")
+            if path.suffix not in SUFFIXES and not path.is_dir() and not (pack.module and path.suffix == ".zip"):
+                zip_too = " or a .zip of the assignment" if pack.module else ""
+                raise SubmissionError(f"{path}: expected a Python file (.py), a notebook (.ipynb){zip_too}")
+            if path.is_dir() and pack.module:
+                if not find_root(path, pack.module):
+                    raise SubmissionError(f"{path} is a folder without {module_file(pack.module)}: check grades a "
+                                          "folder holding it, its .zip, or one .py or .ipynb file")
+                # A folder given to check is the submission, wherever in it the package lies.
+                found = Submission(clean_name(path.resolve().name), path, module=pack.module)
+            elif path.is_dir():
+                # Its file (the rule of bpgrade grade's sub-folders) and the modules beside it.
+                found = folder_submission(path, pack.submission_names)
+            else:
+                found = collect([path], pack.module)[0]
+            if found.problem:
+                raise SubmissionError(found.problem)
+            path, name, siblings = found.path, found.id, found.siblings
+        setup = _prepare(opened, seed, device)
+        job = setup.job(Limits.for_pack(pack, timeout, source=max_size), run_all)
+        run = (run_functions(submission, job) if isinstance(submission, Mapping)
+               else run_file(path, job, siblings, server))
+        return setup.report(name, run)
 
 
 def code_units(pack: Pack, submission: Submission) -> dict[str, list[str]]:
@@ -291,7 +298,8 @@ def grade(exercise: str | Path | Pack | Prepared, submissions: Sequence[Submissi
     """Grade a batch of submission files into ``gradebook``.
 
     ``exercise``: a pack's name or folder, a Pack, or what :meth:`Prepared.make`
-    made of one (with ``seed`` and ``device``, which are then not read). Submissions already in the gradebook with the same content, pack and seed
+    made of one (with ``seed`` and ``device``, which are then not read).
+    Submissions already in the gradebook with the same content, pack and seed
     are skipped unless ``regrade``. Each result is committed as soon as it is
     made. ``jobs`` workers run at once (default: two per CPU). ``run_all``:
     notebooks run every code cell (what was graded without it is graded again).
@@ -304,34 +312,36 @@ def grade(exercise: str | Path | Pack | Prepared, submissions: Sequence[Submissi
       The final :class:`Progress`.
     """
     start = time.monotonic()
-    setup = exercise if isinstance(exercise, Prepared) else Prepared.make(exercise, seed, device)
-    pack = setup.pack
-    seed = setup.cases[0].seed
-    # Notebooks graded with and without run_all differ, and files with another size limit: both
-    # are part of what was graded.
-    graded_with = pack.digest + (":run-all" if run_all else "")
-    if max_size not in (None, DEFAULT_MAX_SOURCE):
-        graded_with += f":max-size={max_size}"
-    done_before = {} if regrade else gradebook.graded(pack.name, seed, graded_with)
-    hashes = {s.id: s.content_hash() for s in submissions}
-    todo = [s for s in submissions if done_before.get(s.id) != hashes[s.id]]
-    skipped = len(submissions) - len(todo)
-    progress = Progress(skipped, len(submissions), skipped, time.monotonic() - start)
-    if on_progress:
-        on_progress(progress)
-    if not todo:
-        return progress
-    by_id = {s.id: s for s in todo}
-    refused = (setup.report(s.id, RunResult(s.status, s.problem)) for s in todo if s.problem)
-    runnable = [(s.id, s.path, s.siblings) for s in todo if not s.problem]
-    ran = setup.run_files(runnable, Limits.for_pack(pack, timeout, memory, max_size), jobs, run_all,
-                          on_start) if runnable else ()
-    for report in itertools.chain(refused, ran):
-        sub_id = report.submission
-        sub = by_id[sub_id]
-        gradebook.record(report, pack_hash=graded_with, content_hash=hashes[sub_id], path=clean_name(str(sub.path)),
-                         code=None if sub.problem else code_units(pack, sub))
-        progress = Progress(progress.done + 1, len(submissions), skipped, time.monotonic() - start)
+    # The fork server imports NumPy while the batch is read.
+    with contextlib.closing(Server()) as server:
+        setup = exercise if isinstance(exercise, Prepared) else Prepared.make(exercise, seed, device)
+        pack = setup.pack
+        seed = setup.cases[0].seed
+        # Notebooks graded with and without run_all differ, and files with another size limit: both
+        # are part of what was graded.
+        graded_with = pack.digest + (":run-all" if run_all else "")
+        if max_size not in (None, DEFAULT_MAX_SOURCE):
+            graded_with += f":max-size={max_size}"
+        done_before = {} if regrade else gradebook.graded(pack.name, seed, graded_with)
+        hashes = {s.id: s.content_hash() for s in submissions}
+        todo = [s for s in submissions if done_before.get(s.id) != hashes[s.id]]
+        skipped = len(submissions) - len(todo)
+        progress = Progress(skipped, len(submissions), skipped, time.monotonic() - start)
         if on_progress:
             on_progress(progress)
-    return progress
+        if not todo:
+            return progress
+        by_id = {s.id: s for s in todo}
+        refused = (setup.report(s.id, RunResult(s.status, s.problem)) for s in todo if s.problem)
+        runnable = [(s.id, s.path, s.siblings) for s in todo if not s.problem]
+        ran = setup.run_files(runnable, Limits.for_pack(pack, timeout, memory, max_size), jobs, run_all,
+                              on_start, server) if runnable else ()
+        for report in itertools.chain(refused, ran):
+            sub_id = report.submission
+            sub = by_id[sub_id]
+            gradebook.record(report, pack_hash=graded_with, content_hash=hashes[sub_id], path=clean_name(str(sub.path)),
+                             code=None if sub.problem else code_units(pack, sub))
+            progress = Progress(progress.done + 1, len(submissions), skipped, time.monotonic() - start)
+            if on_progress:
+                on_progress(progress)
+        return progress

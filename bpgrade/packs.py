@@ -350,7 +350,8 @@ class _Validator:
             # Found by the full load whose truths the store keeps, for these very files.
             model = network = None
             taps = list(self.facts.taps)
-            mistakes = tuple(Mistake(name, code, text, None, readme) for name, code, text, readme in self.facts.mistakes)
+            mistakes = tuple(Mistake(name, code, text, None, readme)
+                             for name, code, text, readme in self.facts.mistakes)
         else:
             model, network, mistakes, taps = self.model_parts(data, root, inputs, params, integers, cases_value,
                                                               cases, dims, headings)

@@ -59,7 +59,7 @@ from .runner import Job, RunResult, forbidden_imports, forbidden_message, result
 from .safetext import clean, clean_name
 from .submissions import read_source
 
-#: Workers run as uid UID_BASE + slot when the grader runs as root.
+#: Workers run as uid UID_BASE + slot when the grader runs as root (2 slots per worker at once).
 UID_BASE = 64000
 #: Workers at once by default: two per CPU that this process may run on (its
 #: affinity, as a container or ``taskset`` sets it), so that one's fork, start
@@ -116,34 +116,94 @@ class _Running:
     left_out: Mapping[str, str] = field(default_factory=dict)
 
 
+class Server:
+    """A fork server's process, started before its batch is known: it imports NumPy and the
+    modules a submission may use while the grader reads the truth, and waits on its stdin for
+    the batch's setup (:class:`Sandbox` sends it). :meth:`close` ends it; a Sandbox given one closes it.
+
+    Raises:
+      SandboxError: as root, the temporary folder lies where workers, under their own uids,
+        cannot enter.
+    """
+
+    def __init__(self) -> None:
+        self.root = os.geteuid() == 0
+        self.scratch = Path(tempfile.mkdtemp(prefix="bpgrade-"))
+        self.scratch.chmod(0o711)
+        if self.root:
+            shut = [p for p in self.scratch.parents if not p.stat().st_mode & 0o001]
+            if shut:
+                _remove_tree(self.scratch)
+                raise SandboxError(f"workers run under their own uid and cannot enter {shut[0]}: set TMPDIR to a "
+                                   "folder that every user may enter (such as /tmp)")
+        env = {"PATH": os.defpath, "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+               "MKL_NUM_THREADS": "1"}
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.log = tempfile.TemporaryFile()
+        package_parent = str(Path(__file__).resolve().parent.parent)
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-I", "-c", _worker.BOOTSTRAP, package_parent, str(theirs.fileno())],
+                pass_fds=[theirs.fileno()], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.log,
+                env=env, cwd=self.scratch, start_new_session=True)
+        except BaseException:
+            ours.close()
+            self.log.close()
+            _remove_tree(self.scratch)
+            raise
+        finally:
+            theirs.close()
+        self.sock: socket.socket | None = ours
+
+    def close(self) -> None:
+        """End the server (and every worker it started) and remove its folder; again, nothing."""
+        if self.sock is None:
+            return
+        self.sock.close()
+        self.sock = None
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.log.close()
+        _remove_tree(self.scratch)
+
+    def last_words(self) -> str:
+        """The last line the server wrote to its stderr (why it failed)."""
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        self.log.seek(0)
+        lines = self.log.read()[-4096:].decode("utf-8", "replace").strip().splitlines()
+        return lines[-1] if lines else "no message"
+
+
 class Sandbox:
     """A fork server and up to ``jobs`` concurrent workers for one batch.
 
     Use as a context manager; :meth:`run` yields ``(key, RunResult)`` as
     submissions finish. ``isolation`` says how workers are isolated here.
+    ``server``: one started earlier (:class:`Server`), which the sandbox then
+    owns; None starts one.
     """
 
-    def __init__(self, job: Job, jobs: int = 1):
+    def __init__(self, job: Job, jobs: int = 1, server: Server | None = None):
         self.job = job
         self.jobs = max(1, jobs)
         self.isolation = ""
-        self._root = os.geteuid() == 0
-        self._scratch: Path | None = None
-        self._server: subprocess.Popen | None = None
-        self._sock: socket.socket | None = None
-        self._log = None
+        self._server = server
         self._hidden: int | None = None
 
     def __enter__(self) -> "Sandbox":
-        self._scratch = Path(tempfile.mkdtemp(prefix="bpgrade-"))
-        self._scratch.chmod(0o711)
-        if self._root:
-            shut = [p for p in self._scratch.parents if not p.stat().st_mode & 0o001]
-            if shut:
-                _remove_tree(self._scratch)
-                raise SandboxError(f"workers run under their own uid and cannot enter {shut[0]}: set TMPDIR to a "
-                                   "folder that every user may enter (such as /tmp)")
         try:
+            if self._server is None:
+                self._server = Server()
             self._start_server()
         except BaseException:
             self.__exit__()
@@ -151,20 +211,15 @@ class Sandbox:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._sock is not None:
-            self._sock.close()
         if self._server is not None:
-            try:
-                self._server.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._server.pid, signal.SIGKILL)
-                self._server.wait()
+            self._server.close()
         if self._hidden is not None:
             os.close(self._hidden)
-        if self._log is not None:
-            self._log.close()
-        if self._scratch is not None:
-            _remove_tree(self._scratch)
+            self._hidden = None
+
+    @property
+    def _sock(self) -> socket.socket:
+        return self._server.sock
 
     def _start_server(self) -> None:
         n_public = len(self.job.cases) - self.job.hidden
@@ -179,8 +234,8 @@ class Sandbox:
                         fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE)
         limits = self.job.limits
         setup = {"functions": dict(self.job.functions), "forbidden": list(self.job.forbidden), "cases": public,
-                 "hidden": self.job.hidden, "nested": sorted(self.job.nested), "scratch": str(self._scratch),
-                 "uid_base": UID_BASE, "root": self._root, "modules": dict(self.job.modules),
+                 "hidden": self.job.hidden, "nested": sorted(self.job.nested), "scratch": str(self._server.scratch),
+                 "uid_base": UID_BASE, "root": self._server.root, "modules": dict(self.job.modules),
                  "display_only": list(self.job.display_only), "allowed": list(self.job.allowed),
                  "module": self.job.module, "torch": self.job.torch,
                  "harness": None if self.job.harness is None else
@@ -188,57 +243,45 @@ class Sandbox:
                   "arguments": list(self.job.arguments)},
                  "limits": {"wall": limits.wall, "cpu": max(1, math.ceil(limits.cpu)), "memory": limits.memory,
                             "file_size": limits.file_size}}
-        env = {"PATH": os.defpath, "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-               "MKL_NUM_THREADS": "1"}
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self._log = tempfile.TemporaryFile()
-        package_parent = str(Path(__file__).resolve().parent.parent)
-        self._server = subprocess.Popen(
-            [sys.executable, "-I", "-c", _worker.BOOTSTRAP, package_parent, str(theirs.fileno())],
-            pass_fds=[theirs.fileno()], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log,
-            env=env, cwd=self._scratch, start_new_session=True)
-        theirs.close()
-        self._sock = ours
+        server = self._server.process
         try:
-            self._server.stdin.write(encode(setup, arrays))
-            self._server.stdin.close()
+            server.stdin.write(encode(setup, arrays))
+            server.stdin.close()
         except BrokenPipeError:
             pass  # the server is gone: its log says why, below
-        ours.settimeout(_START_TIMEOUT)
+        self._sock.settimeout(_START_TIMEOUT)
         try:
-            data = ours.recv(1 << 16)
+            data = self._sock.recv(1 << 16)
         except TimeoutError:
             data = b""
-        ours.settimeout(None)
+        self._sock.settimeout(None)
         if not data:
-            raise SandboxError(f"the fork server did not start: {self._server_log()}")
+            raise SandboxError(f"the fork server did not start: {self._server.last_words()}")
         self.isolation = describe_isolation(json.loads(data)["ready"])
-
-    def _server_log(self) -> str:
-        try:
-            self._server.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        self._log.seek(0)
-        lines = self._log.read()[-4096:].decode("utf-8", "replace").strip().splitlines()
-        return lines[-1] if lines else "no message"
 
     def run(self, submissions: Iterable[tuple[Hashable, str | Path, Sequence[Path]]]
             ) -> Iterator[tuple[Hashable, RunResult]]:
         """Run every ``(key, path, siblings)``; yields ``(key, RunResult)`` in the order they finish.
         ``siblings``: ``.py`` files beside the submission's file in its own folder, which it may
-        import by their names (never another submission's: the batch's folder gives none)."""
+        import by their names (never another submission's: the batch's folder gives none).
+
+        The next workers start before a finished one's result is yielded, so that none of the
+        ``jobs`` waits while the caller compares and records: there are twice as many slots
+        (uids, as root) as workers at once, and a slot is used again only once the server has
+        swept its last worker away."""
         pending = iter(submissions)
         exhausted = False
-        free = list(range(self.jobs))[::-1]
+        slots = 2 * self.jobs
+        free = list(range(slots))[::-1]
         running: dict[int, _Running] = {}
         by_pid: dict[int, _Running] = {}
         sel = selectors.DefaultSelector()
         sel.register(self._sock, selectors.EVENT_READ, None)
         next_job = 0
+        done: list[tuple[Hashable, RunResult]] = []
         try:
             while True:
-                while free and not exhausted:
+                while free and len(running) < self.jobs and not exhausted:
                     try:
                         key, path, siblings = next(pending)
                     except StopIteration:
@@ -249,7 +292,7 @@ class Sandbox:
                     if early is None and torch and not _torch.installed():
                         early = RunResult("error", TORCH_MISSING)
                     if early is not None:
-                        yield key, dataclasses.replace(early, notes=notes, isolation=self.isolation)
+                        done.append((key, dataclasses.replace(early, notes=notes, isolation=self.isolation)))
                         continue
                     slot = free.pop()
                     run = self._launch(key, Path(path).name, kind, source, slot, next_job, torch, bool(siblings))
@@ -257,7 +300,17 @@ class Sandbox:
                     running[next_job] = run
                     sel.register(run.sock, selectors.EVENT_READ, run)
                     next_job += 1
-                if exhausted and not running and len(free) == self.jobs:
+                if done:
+                    away = time.monotonic()
+                    yield from done
+                    done.clear()
+                    # The time the caller took (comparing, diagnosing) is not the workers':
+                    # a frame that waited for the grader to read it is not late.
+                    away = time.monotonic() - away
+                    for other in running.values():
+                        other.deadline += away
+                    continue
+                if exhausted and not running and len(free) == slots:
                     return
                 now = time.monotonic()
                 deadlines = [r.deadline for r in running.values() if not r.finished]
@@ -280,15 +333,8 @@ class Sandbox:
                         by_pid.pop(run.pid, None)
                         send_message(self._sock, {"op": "sweep", "slot": run.slot, "pid": run.pid})
                         result = _left_out(self._result(run, now), run.left_out)
-                        result = dataclasses.replace(result, notes=run.notes + result.notes)
+                        done.append((run.key, dataclasses.replace(result, notes=run.notes + result.notes)))
                         _close(run)
-                        away = time.monotonic()
-                        yield run.key, result
-                        # The time the caller took (comparing, diagnosing) is not the workers':
-                        # a frame that waited for the grader to read it is not late.
-                        away = time.monotonic() - away
-                        for other in running.values():
-                            other.deadline += away
         finally:
             sel.close()
             for run in running.values():
@@ -361,7 +407,7 @@ class Sandbox:
     def _control(self, running: dict[int, _Running], by_pid: dict[int, _Running], free: list[int]) -> None:
         data = self._sock.recv(1 << 16)
         if not data:
-            raise SandboxError(f"the fork server ended unexpectedly: {self._server_log()}")
+            raise SandboxError(f"the fork server ended unexpectedly: {self._server.last_words()}")
         msg = json.loads(data)
         if "pid" in msg:
             run = running[msg["job"]]
@@ -545,9 +591,10 @@ def _remove_tree(root: Path) -> None:
         pass
 
 
-def run_file(path: str | Path, job: Job, siblings: Sequence[Path] = ()) -> RunResult:
-    """Run one submission file (with the .py files beside it that it may import) in a sandbox of its own."""
-    with Sandbox(job) as sandbox:
+def run_file(path: str | Path, job: Job, siblings: Sequence[Path] = (), server: Server | None = None) -> RunResult:
+    """Run one submission file (with the .py files beside it that it may import) in a sandbox of its own
+    (on ``server``, started earlier, which it closes)."""
+    with Sandbox(job, server=server) as sandbox:
         return next(sandbox.run([(0, path, siblings)]))[1]
 
 

@@ -167,9 +167,9 @@ def _truths(header: Mapping[str, Any], arrays: Sequence[np.ndarray]) -> Truths:
         raise ValueError("an entry whose truths do not cover its cases")
     mistakes = [[{str(name): _tree(g, arrays) for name, g in model.items()} for model in case]
                 for case in header["mistakes"]]
-    return Truths(Facts(tuple(str(t) for t in facts["taps"]),
-                        tuple((str(n), str(c), str(t), None if r is None else str(r)) for n, c, t, r in facts["mistakes"])),
-                  str(header["platform"]), cases, gradients, mistakes)
+    said = tuple((str(n), str(c), str(t), None if r is None else str(r)) for n, c, t, r in facts["mistakes"])
+    return Truths(Facts(tuple(str(t) for t in facts["taps"]), said), str(header["platform"]), cases, gradients,
+                  mistakes)
 
 
 def _indexed(tree: Any, arrays: list[np.ndarray]) -> Any:

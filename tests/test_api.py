@@ -66,4 +66,4 @@ def test_a_repeated_check_reuses_the_truth(monkeypatch):
     monkeypatch.setattr(truth, "gradients", lambda *a, **k: calls.append(a) or pytest.fail("truth again"))
     report = bpgrade.check("mlp2", {"w1": ref.grad_w1}, seed=11)
     assert report.targets[0].passed and calls == []
-    assert len(grader._SETUPS) <= grader._KEPT_SETUPS
+    assert len(grader._PREPARED) <= grader._KEPT

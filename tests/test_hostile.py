@@ -23,11 +23,13 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from stat import S_IMODE
 
 import pytest
 
 import unprivileged
-from bpgrade import _confine, exports
+from bpgrade import _confine, exports, store
+from bpgrade.packs import SHIPPED_DIR
 from bpgrade.gradebook import Gradebook
 from bpgrade.safetext import clean_name
 
@@ -90,7 +92,7 @@ def notebook(*cells: str, outputs: str = "") -> str:
         for cell in cells]})
 
 
-def write_batch(batch: Path, private: Path, token: Path, db: Path, ports: tuple[int, int]) -> None:
+def write_batch(batch: Path, private: Path, token: Path, db: Path, ports: tuple[int, int], store: Path) -> None:
     """The batch: good, wrong and hostile submissions, and links in and out of it."""
     reference = REFERENCE.read_text()
     for path in [*HOSTILE, *GOOD, REFERENCE]:
@@ -110,6 +112,15 @@ def write_batch(batch: Path, private: Path, token: Path, db: Path, ports: tuple[
         f'"""Runs the reference solution from where it lies. EXPECT: any, no credit"""\n'
         f"try:\n    exec(open({str(REFERENCE)!r}).read())\nexcept OSError:\n    pass\n")
     (batch / "peer.py").write_text(f"# {PEER_MARKER}\n" + reference)
+    (batch / "reads_truth_store.py").write_text(
+        '"""Reads the truth store, which holds the answers: its folder, and the entry of mlp2 by name. '
+        'EXPECT: ok"""\nimport os\n'
+        f"store, entry = {str(store)!r}, {store_entry()!r}\n"
+        "found = []\ntry:\n    names = os.listdir(store)\nexcept OSError as e:\n"
+        "    names = [entry]\n    found.append(type(e).__name__)\nread = 0\nfor name in set(names) | {entry}:\n"
+        "    try:\n        with open(os.path.join(store, name), 'rb') as f:\n"
+        "            found.append(f.read(64).decode('latin-1'))\n            read += 1\n"
+        "    except OSError as e:\n        found.append(type(e).__name__)\nprint('read', read, found)\n" + reference)
     if TORCH:
         # Tensors by hand load torch in the fork server; torch's autograd is refused, in both modes.
         from test_torch import WORKED
@@ -184,7 +195,8 @@ def graded(request, bpgrade_cmd, cli_env):
     for s in (udp, tcp):
         s.bind(("127.0.0.1", 0))
     tcp.listen()
-    write_batch(batch, private, token, db, (udp.getsockname()[1], tcp.getsockname()[1]))
+    store = home / "truth" if as_user else Path(cli_env["BPGRADE_STORE_DIR"])
+    write_batch(batch, private, token, db, (udp.getsockname()[1], tcp.getsockname()[1]), store)
     env = {**cli_env, "BPGRADE_TEST_SECRET": ENV_SECRET, "TMPDIR": str(home / "tmp")}
     argv = [*bpgrade_cmd, "grade", str(batch), "-e", "mlp2", "--db", str(db), "--timeout", "2", "--jobs", "2", "-q"]
     if as_user:
@@ -208,7 +220,8 @@ def graded(request, bpgrade_cmd, cli_env):
     return {"mode": request.param, "proc": proc, "records": records, "printed": printed, "elapsed": elapsed,
             "batch": batch, "before": before, "after": digest(batch), "reference_before": reference_before,
             "token": token, "db": db, "tmp": home / "tmp", "reached": reached, "reports": reports,
-            "workers": range(unprivileged.UID, unprivileged.UID + 1) if as_user else range(64000, 64100)}
+            "workers": range(unprivileged.UID, unprivileged.UID + 1) if as_user else range(64000, 64100),
+            "store": store}
 
 
 def test_the_batch_ends_in_bounded_time_with_one_result_each(graded):
@@ -282,6 +295,23 @@ def test_what_the_grader_cannot_read_is_an_error_of_that_submission(graded):
     assert "--max-size" in records["too_large"]["message"]
     for name in ("forges_a_deep_header", "forges_a_large_header", "fake_results"):
         assert records[name]["score"] == 0.0
+
+
+def store_entry() -> str:
+    """The name of mlp2's entry in the truth store (its public and hidden cases, the default device)."""
+    return store._name(store.key(SHIPPED_DIR / "mlp2", None, None))
+
+
+def test_a_worker_cannot_read_the_truth_store(graded):
+    # The grader filled it before any worker ran: the entry that holds mlp2's answers is there.
+    entry = graded["store"] / store_entry()
+    assert entry.is_file() and entry.read_bytes().startswith(b"bpgrade truth store")
+    assert S_IMODE(graded["store"].stat().st_mode) == 0o700 and S_IMODE(entry.stat().st_mode) == 0o600
+    printed = graded["printed"]["reads_truth_store"]
+    assert printed.startswith("read 0 ['PermissionError', 'PermissionError']"), printed
+    assert graded["records"]["reads_truth_store"]["score"] == 5.0
+    everything = graded["proc"].stdout + graded["proc"].stderr + json.dumps(graded["printed"])
+    assert "bpgrade truth store" not in everything
 
 
 def test_forged_frames_and_printed_results_earn_nothing(graded):

@@ -91,4 +91,5 @@ def own(path: Path) -> None:
 def environment(base: dict[str, str], user_home: Path) -> dict[str, str]:
     """``base`` with the user's home, temporary folder, compilation cache and truth store."""
     return {**base, "HOME": str(user_home), "TMPDIR": str(user_home / "tmp"),
-            "BPGRADE_CACHE_DIR": str(user_home / "xla"), "BPGRADE_STORE_DIR": str(user_home / "truth"), "USER": "bpgrade-test", "LOGNAME": "bpgrade-test"}
+            "BPGRADE_CACHE_DIR": str(user_home / "xla"), "BPGRADE_STORE_DIR": str(user_home / "truth"),
+            "USER": "bpgrade-test", "LOGNAME": "bpgrade-test"}
