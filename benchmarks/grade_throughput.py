@@ -36,7 +36,6 @@ from pathlib import Path
 import numpy as np
 
 import bpgrade
-from bpgrade._wire import encode
 from bpgrade.runner import Job
 from bpgrade.sandbox import DEFAULT_JOBS, Sandbox
 
@@ -86,37 +85,65 @@ def timed_cli(folder: Path, db: Path, jobs: int, env: dict[str, str], checkout: 
     return time.perf_counter() - start
 
 
-def bare_floor(paths: list[Path], jobs: int) -> float:
-    """Fork, exec the source, call every function on every case, send the results back: nothing else."""
+BARE = """
+import os, sys, time
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+from bpgrade._wire import encode
+
+data = np.load(sys.argv[2])
+jobs, paths = int(sys.argv[3]), sys.argv[4:]
+cases = [(data[f"{i}_x"], data[f"{i}_y"], {k: data[f"{i}_{k}"] for k in ("w1", "b1", "w2", "b2")})
+         for i in range(int(data["n"]))]
+functions = ("grad_w1", "grad_b1", "grad_w2", "grad_b2", "grad_x")
+np.ones((4, 4)) @ np.ones((4, 4))  # BLAS set up before the forks, as in bpgrade's fork server
+start = time.perf_counter()
+running = {}
+for path in [*paths, *[None] * jobs]:
+    if len(running) == jobs or path is None and running:
+        pid, _ = os.wait()
+        fd = running.pop(pid)
+        while os.read(fd, 1 << 16):
+            pass
+        os.close(fd)
+    if path is None:
+        continue
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        namespace = {}
+        exec(compile(open(path).read(), path, "exec"), namespace)
+        out = [np.asarray(namespace[f](x.copy(), y.copy(), {k: v.copy() for k, v in p.items()}), np.float64)
+               for f in functions for x, y, p in cases]
+        frame = memoryview(encode({}, out))
+        while frame:
+            frame = frame[os.write(write, frame):]
+        os._exit(0)
+    os.close(write)
+    running[pid] = read
+print(time.perf_counter() - start)
+"""
+
+
+def bare_floor(paths: list[Path], jobs: int, work: Path) -> float:
+    """Fork, exec the source, call every function on every case, send the results back: nothing else,
+    from a fresh process that imports NumPy alone (start-up excluded)."""
+    cases = write_cases(work)
+    # One BLAS thread, as bpgrade's fork server has: a thread pool is no use in a forked child.
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", BARE, str(ROOT), str(cases), str(jobs), *map(str, paths)],
+                         check=True, capture_output=True, text=True, env=env)
+    return float(out.stdout)
+
+
+def write_cases(work: Path) -> Path:
     pack = bpgrade.load_pack("mlp2")
-    cases = [(c.tensors["x"], c.tensors["y"], {k: c.tensors[k] for k in ("w1", "b1", "w2", "b2")})
-             for c in bpgrade.generate_cases(pack)]
-    start = time.perf_counter()
-    running: dict[int, int] = {}
-    for path in [*paths, *[None] * jobs]:
-        if len(running) == jobs or path is None and running:
-            pid, _ = os.wait()
-            fd = running.pop(pid)
-            while os.read(fd, 1 << 16):
-                pass
-            os.close(fd)
-        if path is None:
-            continue
-        read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(read)
-            namespace: dict = {}
-            exec(compile(path.read_text(), str(path), "exec"), namespace)
-            out = [np.asarray(namespace[f](x.copy(), y.copy(), {k: v.copy() for k, v in p.items()}), np.float64)
-                   for f in FUNCTIONS for x, y, p in cases]
-            frame = memoryview(encode({}, out))
-            while frame:
-                frame = frame[os.write(write, frame):]
-            os._exit(0)
-        os.close(write)
-        running[pid] = read
-    return time.perf_counter() - start
+    arrays = {"n": np.array(len(bpgrade.generate_cases(pack)))}
+    for i, c in enumerate(bpgrade.generate_cases(pack)):
+        arrays.update({f"{i}_{k}": v for k, v in c.tensors.items()})
+    np.savez(work / "cases.npz", **arrays)
+    return work / "cases.npz"
 
 
 def isolated_floor(paths: list[Path], jobs: int) -> float:
@@ -131,18 +158,12 @@ def isolated_floor(paths: list[Path], jobs: int) -> float:
 
 
 def fresh(paths: list[Path], jobs: int, work: Path) -> float:
-    pack = bpgrade.load_pack("mlp2")
-    cases = bpgrade.generate_cases(pack)
-    arrays = {"n": np.array(len(cases))}
-    for i, c in enumerate(cases):
-        arrays.update({f"{i}_{k}": v for k, v in c.tensors.items()})
-    np.savez(work / "cases.npz", **arrays)
+    cases = write_cases(work)
     script = work / "fresh.py"
     script.write_text(FRESH)
 
     def one(path: Path) -> None:
-        subprocess.run([sys.executable, "-I", str(script), str(path), str(work / "cases.npz")], check=True,
-                       capture_output=True)
+        subprocess.run([sys.executable, "-I", str(script), str(path), str(cases)], check=True, capture_output=True)
 
     start = time.perf_counter()
     with ThreadPoolExecutor(jobs) as pool:
@@ -172,7 +193,7 @@ def main() -> None:
         timed_cli(batch, work / "warmup.sqlite", args.jobs, warm_env)
         times: dict[str, list[float]] = {"bare": [], "isolated": [], "grade": []}
         for i in range(args.repeat):  # alternately, so that a change in the machine's state touches all three
-            times["bare"].append(bare_floor(paths, args.jobs))
+            times["bare"].append(bare_floor(paths, args.jobs, work))
             times["isolated"].append(isolated_floor(paths, args.jobs))
             times["grade"].append(timed_cli(batch, work / f"warm-{i}.sqlite", args.jobs, warm_env))
         fresh_time = None

@@ -62,14 +62,19 @@ def _parse_header(raw: bytes | bytearray, dtypes: Sequence[str]) -> tuple[dict, 
     if not isinstance(metas, list):
         raise WireError("the header lists no arrays")
     shapes, kinds = [], []
+    checked: set[str] = set()  # a frame's arrays have a few shapes, each checked once
     for meta in metas:
         shape = meta.get("shape") if isinstance(meta, dict) else None
         dtype = meta.get("dtype") if isinstance(meta, dict) else None
-        if dtype not in dtypes or not isinstance(shape, list) \
-                or not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= MAX_ELEMENTS for n in shape):
+        if dtype not in dtypes or not isinstance(shape, list):
             raise WireError("an array is described wrongly")
-        if math.prod(shape) > MAX_ELEMENTS:
-            raise WireError("an array is larger than allowed")
+        key = repr(shape)  # exact: 1, 1.0 and True differ
+        if key not in checked:
+            if not all(type(n) is int and 0 <= n <= MAX_ELEMENTS for n in shape):
+                raise WireError("an array is described wrongly")
+            if math.prod(shape) > MAX_ELEMENTS:
+                raise WireError("an array is larger than allowed")
+            checked.add(key)
         shapes.append(tuple(shape))
         kinds.append(dtype)
     return header, shapes, kinds

@@ -9,8 +9,10 @@ itself, and then serves requests on its control socket, a SOCK_SEQPACKET of
 JSON messages:
 
   server -> grader  {"ready": {"landlock": ABI, "seccomp": bool, "without_seccomp": why, "uid": bool}}
-  grader -> server  {"op": "run", "job": J, "slot": K, "name": "alice.py", "kind": "file", "torch": bool}
-                    + 3 descriptors: the result socket, the source, the output
+  grader -> server  {"op": "run", "job": J, "slot": K, "name": "alice.py", "kind": "file", "torch": bool,
+                     "source": "..."}
+                    + 2 descriptors: the result socket, the output; without "source" (more than a
+                    message holds), 3: the result socket, a memory file of the source, the output
   server -> grader  {"job": J, "pid": P}               a worker was forked
   server -> grader  {"exit": P, "status": S}           a worker ended (os.waitpid status)
   grader -> server  {"op": "sweep", "slot": K, "pid": P}
@@ -18,9 +20,9 @@ JSON messages:
 
 The server never holds the truth, nor the hidden cases' inputs. Each worker is
 a fork of it that confines itself (:mod:`bpgrade._confine`,
-:mod:`bpgrade._seccomp`), reads the submission's source from a memory file
-(so that nothing of it lies in a folder another process could reach), prints
-into another (its output), runs the submission on the public cases and sends
+:mod:`bpgrade._seccomp`), takes the submission's source from its run message
+or a memory file (so that nothing of it lies in a folder another process could
+reach), prints into a memory file (its output), runs the submission on the public cases and sends
 back their result frame on its result socket. When the batch has hidden
 cases, the grader then passes it the memory file that holds their inputs, and
 it sends back a second frame: nothing the submission did before it saw them
@@ -53,6 +55,8 @@ from ._wire import INT_DTYPE, WIRE_DTYPE, decode, encode, send_message
 
 #: The descriptor a worker sends its result frames on (and receives the hidden cases on).
 RESULT_FD = 3
+#: The largest control message: a run message may carry its source.
+MAX_MESSAGE = 1 << 16
 #: The largest setup or hidden-cases frame the grader sends.
 MAX_SETUP_HEADER = 64 << 20
 
@@ -68,6 +72,9 @@ def main(control_fd: int) -> None:
     # Imported before the setup comes: the grader reads the truth meanwhile.
     for name in _imports.PRELOAD:
         importlib.import_module(name)
+    # NumPy's BLAS sets itself up at its first product (about 25 ms): here, once, not in every worker.
+    numpy = sys.modules["numpy"]
+    numpy.ones((4, 4)) @ numpy.ones((4, 4))
     setup, arrays = decode(sys.stdin.buffer.read(), MAX_SETUP_HEADER, (WIRE_DTYPE, INT_DTYPE))
     for name in setup["allowed"]:
         importlib.import_module(name)
@@ -127,7 +134,7 @@ def main(control_fd: int) -> None:
                     send_message(sock, {"exit": pid, "status": status})
             if not ready:
                 continue
-            data, fds, _, _ = socket.recv_fds(sock, 1 << 16, 3)
+            data, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 3)
             if not data:
                 return
             msg = json.loads(data)
@@ -181,11 +188,14 @@ def _worker(setup: dict, cases, harness: Mapping[str, Callable] | None, msg: Map
             uid: int | None, ruleset: int | None, worker_filter: _seccomp.Filter | None) -> None:
     """The forked worker: confine, run the submission of the run message ``msg``, send its result frames, exit."""
     try:
-        result, source_fd, output = fds
+        if "source" in msg:
+            (result, output), source = fds, msg["source"]
+        else:
+            result, source_fd, output = fds
+            source = _whole(source_fd).decode()
+            os.close(source_fd)
         os.setsid()
         os.chdir(setup["scratch"])
-        source = _whole(source_fd).decode()
-        os.close(source_fd)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(output, 1)

@@ -480,11 +480,13 @@ def _similar(args) -> int:
 def _similar_pairs(code: dict, threshold: float = DEFAULT_THRESHOLD) -> list:
     """The similar pairs of a gradebook's code (``Gradebook.code``), per exercise: a submission graded
     on several seeds has the same code in each, and is compared once."""
-    from .similarity import similar_pairs
+    from .similarity import normalised, similar_pairs
 
     by_exercise: dict[str, dict] = {}
     for (exercise, _), subs in code.items():
         by_exercise.setdefault(exercise, {}).update(subs)
+    by_exercise = {exercise: {sub: normalised(graded) for sub, graded in subs.items()}
+                   for exercise, subs in by_exercise.items()}
     return [pair for exercise in sorted(by_exercise) for pair in similar_pairs(by_exercise[exercise], threshold)]
 
 

@@ -16,7 +16,7 @@ import json
 import sqlite3
 import time
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from .errors import BpgradeError
 from .reports import Report
@@ -73,9 +73,9 @@ class Gradebook:
         return dict(rows.fetchall())
 
     def record(self, report: Report, *, pack_hash: str, content_hash: str, path: str,
-               code: Mapping[str, Sequence[str]] | None = None) -> None:
+               code: Mapping[str, Any] | None = None) -> None:
         """Store one submission's result, replacing any earlier one, atomically; ``code``: its graded
-        functions, normalised (:func:`bpgrade.similarity.units`), for finding similar submissions."""
+        code as read (:func:`bpgrade.grader.graded_code`), for finding similar submissions."""
         key = (report.exercise, report.seed, report.submission)
         db = self.db
         db.execute("BEGIN")
@@ -112,7 +112,8 @@ class Gradebook:
         return [dataclasses.replace(Report.from_dict(json.loads(record)), output=output) for _, record, output in rows]
 
     def code(self, exercise: str | None = None, seed: int | None = None) -> dict[tuple[str, int], dict]:
-        """The normalised code of each submission, by ``(exercise, seed)`` then submission id."""
+        """The graded code of each submission (:func:`bpgrade.grader.graded_code`), by ``(exercise, seed)``
+        then submission id."""
         query, args = "SELECT exercise, seed, submission, units FROM code WHERE 1", []
         for column, value in (("exercise", exercise), ("seed", seed)):
             if value is not None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
-from . import _torch, similarity, store
+from . import _torch, store
 from .cases import Case
 from .compare import Expected, compare_target, not_run
 from .diagnosis import Diagnoser
@@ -251,10 +251,11 @@ def check(exercise: str | Path | Pack, submission: SubmissionArg, *, seed: int |
         return setup.report(name, run)
 
 
-def code_units(pack: Pack, submission: Submission) -> dict[str, list[str]]:
-    """A submission's graded code, normalised for comparison with others' (:mod:`bpgrade.similarity`):
-    its file's functions, or a notebook's (its exercise cell, for a pack that grades one); {} where
-    it cannot be read."""
+def graded_code(pack: Pack, submission: Submission) -> dict:
+    """What of a submission is compared with others' (:mod:`bpgrade.similarity`), as read: its
+    file's text, or a notebook's cells (its exercise cell, for a pack that grades one), with the
+    names graded. Normalised only when staff ask (``bpgrade similar``, the class report), not
+    while the batch is graded. {} where it cannot be read."""
     try:
         path = submission.path
         if pack.module and is_package(path):
@@ -268,9 +269,9 @@ def code_units(pack: Pack, submission: Submission) -> dict[str, list[str]]:
                 program = (read_notebook(path, run_all=True, exercise=pack.exercise_names) if text is None
                            else parse_notebook(exported, run_all=True, exercise=pack.exercise_names))
                 if pack.exercise_cell:
-                    return {"exercise": similarity.statements(code for _, code in program.exercise.cells)}
+                    return {"exercise": [code for _, code in program.exercise.cells]}
                 codes = [code for _, code in program.cells]
-        return similarity.units(codes, pack.submission_names)
+        return {"codes": codes, "names": list(pack.submission_names)}
     except Exception:  # noqa: BLE001 - a submission's code, whatever it holds, never stops a batch
         return {}
 
@@ -340,7 +341,7 @@ def grade(exercise: str | Path | Pack | Prepared, submissions: Sequence[Submissi
             sub_id = report.submission
             sub = by_id[sub_id]
             gradebook.record(report, pack_hash=graded_with, content_hash=hashes[sub_id], path=clean_name(str(sub.path)),
-                             code=None if sub.problem else code_units(pack, sub))
+                             code=None if sub.problem else graded_code(pack, sub))
             progress = Progress(progress.done + 1, len(submissions), skipped, time.monotonic() - start)
             if on_progress:
                 on_progress(progress)

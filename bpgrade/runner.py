@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import time
 import types
 from dataclasses import dataclass, field
@@ -327,6 +328,12 @@ def _joined(public: TargetRun, hidden: TargetRun, n_public: int) -> TargetRun:
     )
 
 
+@functools.lru_cache(maxsize=1024)
+def _short(text: Any, limit: int) -> str:
+    """A path or dtype that a worker wrote, cleaned (:func:`clean`); the few a batch holds, once each."""
+    return clean(str(text), limit)
+
+
 def _target_runs(header: Mapping, arrays: Sequence[np.ndarray], n_cases: int, expected: Mapping | None = None
                  ) -> dict[str, TargetRun]:
     """TargetRuns from a result header; with ``expected``, only those targets are read.
@@ -338,11 +345,11 @@ def _target_runs(header: Mapping, arrays: Sequence[np.ndarray], n_cases: int, ex
     runs = {}
     for name in expected if expected is not None else header["targets"]:
         record = header["targets"][name]
-        outputs = tuple({clean(str(path), 200): arrays[i] for path, i, _ in case} for case in record["outputs"])
+        outputs = tuple({_short(path, 200): arrays[i] for path, i, _ in case} for case in record["outputs"])
         run = TargetRun(
             missing=bool(record["missing"]),
             outputs=outputs,
-            dtypes=tuple(sorted({clean(str(dtype), 20) for case in record["outputs"] for _, _, dtype in case})),
+            dtypes=tuple(sorted({_short(dtype, 20) for case in record["outputs"] for _, _, dtype in case})),
             error=None if record["error"] is None else clean(str(record["error"]), MAX_MESSAGE),
             error_kind=None if record.get("error_kind") is None else clean(str(record["error_kind"]), 100),
             error_case=None if record["error_case"] is None else int(record["error_case"]),

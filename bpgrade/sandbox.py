@@ -9,8 +9,9 @@ submission then costs a ``fork`` of that server, not a new interpreter. A worker
   size of what it prints and open files; the grader enforces its wall-clock time;
 - gets a minimal environment, none of the grader's variables, and an empty
   folder that it may not write to as its working directory;
-- reads its source from a memory file and prints into another, both made by
-  the grader: no file of it lies in a folder, so nothing can replace or read it;
+- gets its source in its run message (a large one in a memory file) and prints
+  into a memory file, both from the grader: no file of it lies in a folder, so
+  nothing can replace or read it;
 - under seccomp (x86-64, root or not): may create no process or thread, run
   no program, make no socket, write, create or change no file, and signal,
   trace or re-limit no process but itself (:mod:`bpgrade._seccomp`);
@@ -385,20 +386,27 @@ class Sandbox:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         theirs.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _RESULT_BUFFER)
         ours.setblocking(False)
-        code = os.memfd_create("submission", os.MFD_CLOEXEC)
         output = os.memfd_create("output", os.MFD_CLOEXEC)
+        message = {"op": "run", "job": job, "slot": slot, "name": name, "kind": kind, "torch": torch,
+                   "siblings": siblings}
+        # The source travels in the message; one that does not fit, in a memory file.
+        inline = json.dumps({**message, "source": source})
+        code = None
         try:
-            _write_all(code, source.encode())
-            send_message(self._sock, {"op": "run", "job": job, "slot": slot, "name": name, "kind": kind,
-                                      "torch": torch, "siblings": siblings},
-                         [theirs.fileno(), code, output])
+            if len(inline) <= _worker.MAX_MESSAGE:
+                socket.send_fds(self._sock, [inline.encode()], [theirs.fileno(), output])
+            else:
+                code = os.memfd_create("submission", os.MFD_CLOEXEC)
+                _write_all(code, source.encode())
+                send_message(self._sock, message, [theirs.fileno(), code, output])
         except OSError as e:
             ours.close()
             os.close(output)
             raise SandboxError(f"the fork server is gone ({e})") from None
         finally:
             theirs.close()
-            os.close(code)
+            if code is not None:
+                os.close(code)
         now = time.monotonic()
         # Until the server says it forked the worker (it may first load torch, seconds under load), the
         # deadline allows for that; then it is the wall-clock limit from the fork.

@@ -8,6 +8,9 @@ layout made canonical by :func:`ast.unparse`. What it calls keeps its name (``np
 Two submissions are compared function by function of the same name, wherever each lies in its
 file: the similarity is the share of their lines in common (:class:`difflib.SequenceMatcher`),
 over all the functions of either.
+
+The gradebook keeps each submission's code as it was read, and it is reduced here when staff ask
+(:func:`normalised`): grading a batch spends nothing on it.
 """
 
 from __future__ import annotations
@@ -79,6 +82,17 @@ def units(codes: Iterable[str], names: Collection[str] = ()) -> dict[str, list[s
             except (RecursionError, ValueError):
                 continue
     return found
+
+
+def normalised(graded: Mapping) -> Units:
+    """The units of a submission's code as the gradebook keeps it (``grader.graded_code``): a
+    file's or a notebook's ``codes`` with the ``names`` graded, or an ``exercise`` cell's code. A
+    gradebook written before keeps units already: they are as they were."""
+    if "codes" in graded and "names" in graded:
+        return units([c for c in graded["codes"] if isinstance(c, str)], [str(n) for n in graded["names"]])
+    if "exercise" in graded and isinstance(graded["exercise"], list):
+        return {"exercise": statements(c for c in graded["exercise"] if isinstance(c, str))}
+    return graded
 
 
 def statements(codes: Iterable[str]) -> list[str]:
