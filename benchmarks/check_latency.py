@@ -49,7 +49,10 @@ def main() -> None:
              *(["--device", args.device] if args.device else [])]
     jax = [sys.executable, "-c", "import jax"]
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "BPGRADE_CACHE_DIR": str(Path(tmp) / "xla"), "BPGRADE_STORE_DIR": str(Path(tmp) / "truth")}
+        env = {**os.environ, "BPGRADE_CACHE_DIR": str(Path(tmp) / "xla"),
+               "BPGRADE_STORE_DIR": str(Path(tmp) / "truth")}
+        # Bytecode cached, as an installed package has it (jax's is, from its wheel).
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         cold = timed(check, env)  # fills the store and the cache
         times: dict[str, list[float]] = {"jax": [], "check": []}
         for _ in range(args.repeat):

@@ -77,6 +77,7 @@ def build(folder: Path, count: int) -> list[Path]:
 
 def timed_cli(folder: Path, db: Path, jobs: int, env: dict[str, str], checkout: Path | None = None) -> float:
     env = {**os.environ, **env}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # bytecode cached, as an installed package has it
     if checkout is not None:
         env["PYTHONPATH"] = str(checkout)
     start = time.perf_counter()

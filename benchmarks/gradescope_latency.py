@@ -1,5 +1,6 @@
 """What a Gradescope submission costs: the autograder zip set up as Gradescope does, then
-run_autograder timed with the compiled truth that setup.sh leaves in the image, and without.
+run_autograder timed with the truth store (and compiled programs) that setup.sh leaves in the
+image, and without them.
 
 Lays out /autograder in a temporary folder, runs the zip's real setup.sh (it makes a virtual
 environment and installs bpgrade and its dependencies from the package index: a minute or
@@ -49,14 +50,16 @@ def main() -> None:
         shutil.copy(WRONG, root / "submission" / "hw.py")
         run = [str(root / "run_autograder")]
         warm = statistics.median(timed(run, cwd=root) for _ in range(args.repeat))
-        cache = source / "xla-cache"
-        shutil.move(cache, Path(tmp) / "kept-cache")
+        kept = [source / "xla-cache", source / "truth-store"]
+        for folder in kept:
+            shutil.move(folder, Path(tmp) / f"kept-{folder.name}")
         cold = []
         for _ in range(args.repeat):
             cold.append(timed(run, cwd=root))
-            shutil.rmtree(cache)
-    print(f"setup.sh (venv, install, self-test): {setup:.1f} s")
-    print(f"run_autograder, median of {args.repeat}: {warm:.2f} s with the image's compiled truth, "
+            for folder in kept:
+                shutil.rmtree(folder, ignore_errors=True)
+    print(f"setup.sh (venv, install, prepare, self-test): {setup:.1f} s")
+    print(f"run_autograder, median of {args.repeat}: {warm:.2f} s with the image's truth store, "
           f"{statistics.median(cold):.2f} s without ({statistics.median(cold) / warm:.1f}x)")
 
 

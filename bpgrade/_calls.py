@@ -165,12 +165,13 @@ def leaves(value: Any, path: str = "") -> list[tuple[str, Any]]:
 
 
 def _copy(tree: Any) -> Any:
-    if isinstance(tree, np.ndarray):
+    # A case's arguments are arrays (exactly np.ndarray), or dicts and lists of them: tested first.
+    if type(tree) is np.ndarray:
         return tree.copy()
+    if isinstance(tree, dict):
+        return {k: v.copy() if type(v) is np.ndarray else _copy(v) for k, v in tree.items()}
     if _torch.is_tensor(tree):
         return tree.clone()
-    if isinstance(tree, dict):
-        return {k: _copy(v) for k, v in tree.items()}
     return [_copy(v) for v in tree]
 
 

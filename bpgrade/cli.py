@@ -197,6 +197,18 @@ def build_parser() -> argparse.ArgumentParser:
                         help="grade a second, secret case set drawn from seed N (set in the bundle's copy of the "
                              "pack; students see only its counts)")
 
+    prepare = commands.add_parser(
+        "prepare", help="compute a case set's truth into the truth store, for runs without JAX",
+        description="Compute the cases of an exercise, the true gradients and the mistake models' gradients with "
+                    "JAX, and keep them in the truth store ($BPGRADE_STORE_DIR, else ~/.cache/bpgrade/truth), "
+                    "where check, grade and gradescope read them without importing JAX. They do this "
+                    "themselves on their first run of a case set; this does it ahead (a Gradescope image, a CI "
+                    "cache). Exit code 0, or 1 when the store is off or cannot be written.")
+    prepare.add_argument("-e", "--exercise", required=True, help="a shipped exercise or the path of a pack folder")
+    prepare.add_argument("--seed", type=int, default=None,
+                         help="the case set (default: the pack's public cases and its hidden ones)")
+    prepare.add_argument("--device", choices=("cpu", "gpu", "tpu"), help="where jax computes the truth")
+
     selftest = commands.add_parser(
         "selftest", help="check that packs grade their own solutions right",
         description="Grade each pack's reference solution (selftest/reference.py: it must pass every target) and "
@@ -331,8 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     share_accelerator()
     try:
         return {"check": _check, "grade": _grade, "merge": _merge, "report": _report, "gradescope": _gradescope,
-                "gradescope-bundle": _gradescope_bundle, "selftest": _selftest, "new": _new, "similar": _similar,
-                "list": _list, "init": _init, "show": _show, "case": _case}[args.command](args)
+                "gradescope-bundle": _gradescope_bundle, "prepare": _prepare, "selftest": _selftest, "new": _new,
+                "similar": _similar, "list": _list, "init": _init, "show": _show, "case": _case}[args.command](args)
     except BpgradeError as e:
         print(f"bpgrade: error: {clean(str(e))}", file=sys.stderr)
         return EXIT_USAGE
@@ -601,6 +613,26 @@ class _ProgressLine:
         graded = p.done - p.skipped
         self.say(f"graded {graded} and skipped {p.skipped} already graded in {p.elapsed:.1f} s"
                  + (f" ({graded / p.elapsed:.0f}/s)" if graded and p.elapsed > 0 else ""))
+
+
+def _prepare(args) -> int:
+    from . import store
+    from .grader import Prepared
+    from .packs import pack_folder
+
+    held = store.load(store.key(pack_folder(args.exercise), args.seed, args.device)) is not None
+    prepared = Prepared.make(args.exercise, args.seed, args.device)
+    place = store.folder()
+    kept = place is not None and store.load(store.key(pack_folder(args.exercise), args.seed, args.device))
+    what = (f"{prepared.pack.name}, case set seed {prepared.cases[0].seed}: {len(prepared.cases)} cases, "
+            f"{len(prepared.pack.mistakes)} mistake models, computed on {prepared.device}")
+    if not kept:
+        why = "off (BPGRADE_STORE_DIR is empty)" if os.environ.get("BPGRADE_STORE_DIR") == "" else \
+            "not usable (a folder of another user, a link, or one that cannot be written)"
+        print(f"bpgrade: the truth store is {why}: {what}, not kept", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"{'already stored' if held else 'stored'} in {place}: {what}")
+    return EXIT_PASSED
 
 
 def _selftest(args) -> int:

@@ -60,6 +60,7 @@ class Diagnoser:
 
     def __init__(self, pack: Pack, cases: Sequence[Case], variants: Sequence[Sequence[Mapping[str, Any]]]):
         self.pack, self.cases, self.variants = pack, tuple(cases), variants
+        self._truths_shown: dict[int, tuple[np.ndarray, str]] = {}
 
     def missing(self, target: Target, name: str | None = None) -> Diagnosis:
         """``name``: what the pack's harness looked for and did not find (None: the target's function)."""
@@ -186,6 +187,14 @@ class Diagnoser:
                         key=lambda key: (-sum(size for _, size in key), key))[:MISTAKE_SHAPES]
         return [j for j in failing if shape_key(self.cases[case_index[j]]) in shapes]
 
+    def _shown(self, truth: np.ndarray) -> str:
+        """:func:`_show` of a true gradient, kept: every submission that fails on a case shows it."""
+        key = id(truth)
+        if key not in self._truths_shown:
+            # The array is kept with its text: its id is never another's while both live.
+            self._truths_shown[key] = (truth, _show(truth))
+        return self._truths_shown[key][1]
+
     def _make(self, code: str, target: Target, text: str, case_index: Sequence[int] = (), expected: Arrays = (),
               got: Arrays = (), failing: Sequence[int] = (), readme: str | None = None) -> Diagnosis:
         heading = readme or target.readme
@@ -196,7 +205,7 @@ class Diagnoser:
         if shown:
             j = min(shown, key=lambda j: (sum(self.cases[case_index[j]].dims.values()), case_index[j]))
             parts.append(f"\nSmallest failing case: {self.cases[case_index[j]].describe()}\n"
-                         f"  expected {_show(expected[j])}\n  received {_show(got[j])}")
+                         f"  expected {self._shown(expected[j])}\n  received {_show(got[j])}")
         elif failing:
             parts.append("It fails in hidden cases only.")
         return Diagnosis(code, " ".join(parts).replace(" \n", "\n"))

@@ -257,9 +257,11 @@ fi
 "$PYTHON" -m venv venv
 venv/bin/pip install --quiet --upgrade pip
 venv/bin/pip install --quiet ./bpgrade-src{torch}
-# The image is built only if the pack grades its own reference solution as declared; the
-# self-test also leaves the truth's compiled programs for the graded cases in the image.
+# The truth of the graded cases goes into the image's truth store (root's alone): each run reads it
+# without JAX. The image is built only if the pack grades its own reference solution as declared.
 export BPGRADE_CACHE_DIR="$PWD/xla-cache"
+export BPGRADE_STORE_DIR="$PWD/truth-store"
+venv/bin/bpgrade prepare -e pack{seed}
 if [ -d pack/selftest ]; then
     venv/bin/bpgrade selftest -e pack --seeds {seeds}
 fi
@@ -272,6 +274,7 @@ _RUN = """\
 # submission crashes.
 ROOT="$(cd "$(dirname "$0")" && pwd)"
 export BPGRADE_CACHE_DIR="$ROOT/source/xla-cache"
+export BPGRADE_STORE_DIR="$ROOT/source/truth-store"
 exec "$ROOT/source/venv/bin/bpgrade" gradescope -e "$ROOT/source/pack" \\
     --submission-dir "$ROOT/submission" --results "$ROOT/results/results.json"{options}
 """
@@ -339,7 +342,8 @@ def bundle(exercise: str | Path | Pack, out: str | Path, *, seed: int | None = N
             # The self-test compiles the truth of the case sets run_autograder grades: the hidden one too.
             hidden = hidden_seed if hidden_seed is not None else pack.cases.hidden_seed
             seeds = seed if seed is not None else "public" + (f",{hidden}" if hidden is not None else "")
-            setup = _SETUP.format(seeds=seeds, torch=_torch_install(pack))
+            setup = _SETUP.format(seeds=seeds, torch=_torch_install(pack),
+                                  seed="" if seed is None else f" --seed {seed}")
             add("setup.sh", setup.encode(), executable=True)
             add("run_autograder", _RUN.format(options=options).encode(), executable=True)
             for path, rel in _files(pack.root):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import hashlib
 import math
 import re
@@ -195,7 +196,7 @@ class Pack:
     def readme(self) -> Path:
         return self.root / "README.md"
 
-    @property
+    @functools.cached_property
     def spec(self) -> str:
         """What names this pack on the command line: its name when it ships, else its folder."""
         return self.name if (SHIPPED_DIR / self.name).resolve() == self.root.resolve() else str(self.root)

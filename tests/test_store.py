@@ -170,3 +170,16 @@ def test_reports_from_the_store_are_those_computed_in_the_run(batch, bpgrade_cmd
     assert computed == filled == stored
     codes = {t["diagnosis"]["code"] for r in computed for t in r["targets"] if t.get("diagnosis")}
     assert {"scale", "sign", "relu_mask", "error"} <= codes and len(computed) == len(MISTAKES) + 4
+
+
+def test_prepare_fills_the_store_ahead(bpgrade_cmd, cli_env, tmp_path):
+    env = {**cli_env, "BPGRADE_STORE_DIR": str(tmp_path / "truth")}
+    runs = [subprocess.run([*bpgrade_cmd, "prepare", "-e", "mlp2", "--seed", "9"], capture_output=True, text=True,
+                           env=env, timeout=300) for _ in range(2)]
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr
+    assert runs[0].stdout.startswith("stored in ") and runs[1].stdout.startswith("already stored in ")
+    assert "case set seed 9: 24 cases, 6 mistake models" in runs[0].stdout
+    assert len(list((tmp_path / "truth").glob("*.truth"))) == 1
+    off = subprocess.run([*bpgrade_cmd, "prepare", "-e", "mlp2", "--seed", "9"], capture_output=True, text=True,
+                         env={**env, "BPGRADE_STORE_DIR": ""}, timeout=300)
+    assert off.returncode == 1 and "the truth store is off" in off.stderr
