@@ -24,6 +24,7 @@ other, ``--repeat`` times, and the medians and their ratio are printed.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -218,7 +219,8 @@ def main() -> None:
 
 
 def compare(args) -> None:
-    """This checkout's `bpgrade grade` against another's, warm, alternately."""
+    """This checkout's `bpgrade grade` against another's, warm, alternately; then whether their
+    reports (the gradebooks' JSON export, but for the seconds each took) are the same."""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         batch = work / "batch"
@@ -234,6 +236,7 @@ def compare(args) -> None:
             for name in checkouts:
                 times[name].append(timed_cli(batch, work / f"{name}-{i}.sqlite", args.jobs, caches[name],
                                              checkouts[name]))
+        reports = {name: exported(work / f"{name}-0.sqlite") for name in checkouts}
     n = args.count
     print(f"{n} mlp2 submissions, {args.jobs} workers, {len(os.sched_getaffinity(0))} CPUs, warm, "
           f"{args.repeat} runs each, alternately")
@@ -243,6 +246,20 @@ def compare(args) -> None:
         print(f"{label}: median {median:.2f} s ({n / median:.0f}/s); runs {runs}")
     ratio = statistics.median(times["this"]) / statistics.median(times["other"])
     print(f"this / {args.against}: {ratio:.3f} of the time")
+    differ = sorted(sub for sub in reports["this"].keys() | reports["other"].keys()
+                    if reports["this"].get(sub) != reports["other"].get(sub))
+    print(f"reports: {len(reports['this'])} and {len(reports['other'])}, "
+          + (f"{len(differ)} differ: {', '.join(differ[:5])}" if differ else "every one the same"))
+
+
+def exported(db: Path) -> dict[str, dict]:
+    """Each submission's JSON record from a gradebook (this checkout's export), without its time."""
+    out = subprocess.run([sys.executable, "-m", "bpgrade", "merge", str(db), "--db", str(db.with_suffix(".x")),
+                          "--format", "jsonl"], check=True, capture_output=True, text=True).stdout
+    records = [json.loads(line) for line in out.splitlines()]
+    for record in records:
+        record.pop("seconds")
+    return {record["submission"]: record for record in records}
 
 
 if __name__ == "__main__":

@@ -620,16 +620,19 @@ def _prepare(args) -> int:
     from .grader import Prepared
     from .packs import pack_folder
 
-    held = store.load(store.key(pack_folder(args.exercise), args.seed, args.device)) is not None
-    prepared = Prepared.make(args.exercise, args.seed, args.device)
     place = store.folder()
-    kept = place is not None and store.load(store.key(pack_folder(args.exercise), args.seed, args.device))
+    if place is None:
+        why = "off (BPGRADE_STORE_DIR is empty)" if os.environ.get("BPGRADE_STORE_DIR") == "" else \
+            "not usable (a folder of another user, a link, or one that cannot be created)"
+        print(f"bpgrade: the truth store is {why}: nothing to prepare", file=sys.stderr)
+        return EXIT_FAILED
+    wanted = store.key(pack_folder(args.exercise), args.seed, args.device)
+    held = store.load(wanted) is not None
+    prepared = Prepared.make(args.exercise, args.seed, args.device)
     what = (f"{prepared.pack.name}, case set seed {prepared.cases[0].seed}: {len(prepared.cases)} cases, "
             f"{len(prepared.pack.mistakes)} mistake models, computed on {prepared.device}")
-    if not kept:
-        why = "off (BPGRADE_STORE_DIR is empty)" if os.environ.get("BPGRADE_STORE_DIR") == "" else \
-            "not usable (a folder of another user, a link, or one that cannot be written)"
-        print(f"bpgrade: the truth store is {why}: {what}, not kept", file=sys.stderr)
+    if store.load(wanted) is None:
+        print(f"bpgrade: {what}, but {place} could not keep it", file=sys.stderr)
         return EXIT_FAILED
     print(f"{'already stored' if held else 'stored'} in {place}: {what}")
     return EXIT_PASSED

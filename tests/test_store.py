@@ -182,4 +182,4 @@ def test_prepare_fills_the_store_ahead(bpgrade_cmd, cli_env, tmp_path):
     assert len(list((tmp_path / "truth").glob("*.truth"))) == 1
     off = subprocess.run([*bpgrade_cmd, "prepare", "-e", "mlp2", "--seed", "9"], capture_output=True, text=True,
                          env={**env, "BPGRADE_STORE_DIR": ""}, timeout=300)
-    assert off.returncode == 1 and "the truth store is off" in off.stderr
+    assert off.returncode == 1 and "the truth store is off (BPGRADE_STORE_DIR is empty): nothing" in off.stderr
