@@ -72,9 +72,6 @@ def main(control_fd: int) -> None:
     # Imported before the setup comes: the grader reads the truth meanwhile.
     for name in _imports.PRELOAD:
         importlib.import_module(name)
-    # NumPy's BLAS sets itself up at its first product (about 25 ms): here, once, not in every worker.
-    numpy = sys.modules["numpy"]
-    numpy.ones((4, 4)) @ numpy.ones((4, 4))
     setup, arrays = decode(sys.stdin.buffer.read(), MAX_SETUP_HEADER, (WIRE_DTYPE, INT_DTYPE))
     for name in setup["allowed"]:
         importlib.import_module(name)
