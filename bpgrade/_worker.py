@@ -1,7 +1,7 @@
 """The fork server and its workers: where submission code runs.
 
 The grader starts a fresh interpreter for each batch (``python -I -c
-BOOTSTRAP``, see :mod:`bpgrade.sandbox`) that runs :func:`main`: it imports
+BOOTSTRAP``, see :mod:`bpgrade.forkserver`) that runs :func:`main`: it imports
 NumPy and the standard modules a submission may use (while the grader reads
 the truth), reads the batch's setup frame on stdin (the public cases' inputs,
 the functions to call, the limits), imports the pack's allowed modules, confines
@@ -336,9 +336,3 @@ def _send(channel: socket.socket, frame: bytes) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     channel.sendall(frame)
-
-
-#: What the grader runs (``python -I -c BOOTSTRAP PACKAGE_PARENT CONTROL_FD``): this module,
-#: imported from where the grader's bpgrade lies, without importing bpgrade's JAX side.
-BOOTSTRAP = ("import sys; sys.path.insert(0, sys.argv[1]); from bpgrade._worker import main; del sys.path[0]; "
-             "main(int(sys.argv[2]))")

@@ -337,8 +337,18 @@ def _positive_mib(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .sandbox import SandboxError
+    from .forkserver import SandboxError, close_spare
 
+    try:
+        return _main(argv)
+    except SandboxError as e:
+        print(f"bpgrade: error: {clean(str(e))}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        close_spare()
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     share_accelerator()
     try:
@@ -348,9 +358,6 @@ def main(argv: list[str] | None = None) -> int:
     except BpgradeError as e:
         print(f"bpgrade: error: {clean(str(e))}", file=sys.stderr)
         return EXIT_USAGE
-    except SandboxError as e:
-        print(f"bpgrade: error: {clean(str(e))}", file=sys.stderr)
-        return EXIT_FAILED
 
 
 def share_accelerator() -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
-from . import _torch, store
+from . import _torch, forkserver, store
 from .cases import Case
 from .compare import Expected, compare_target, not_run
 from .diagnosis import Diagnoser
@@ -28,7 +28,8 @@ from .notebooks import exported_notebook, parse_notebook, read_notebook
 from .packages import find_root, is_package, module_file, read_package
 from .reports import Report
 from .runner import Job, Limits, RunResult, run_functions
-from .sandbox import DEFAULT_JOBS, TORCH_MISSING, Sandbox, Server, run_file
+from .forkserver import Server
+from .sandbox import DEFAULT_JOBS, TORCH_MISSING, Sandbox, run_file
 from .safetext import clean_name
 from .submissions import DEFAULT_MAX_SOURCE, SUFFIXES, Submission, collect, folder_submission, read_source
 
@@ -199,7 +200,7 @@ def check(exercise: str | Path | Pack, submission: SubmissionArg, *, seed: int |
         ``.ipynb`` file (or a link out of its folder), or a device that is not there.
     """
     # The fork server imports NumPy while the truth is read.
-    starting = contextlib.nullcontext() if isinstance(submission, Mapping) else contextlib.closing(Server())
+    starting = contextlib.nullcontext() if isinstance(submission, Mapping) else contextlib.closing(forkserver.take())
     with starting as server:
         opened = _open(exercise, seed, device)
         pack = opened.pack
@@ -314,7 +315,7 @@ def grade(exercise: str | Path | Pack | Prepared, submissions: Sequence[Submissi
     """
     start = time.monotonic()
     # The fork server imports NumPy while the batch is read.
-    with contextlib.closing(Server()) as server:
+    with contextlib.closing(forkserver.take()) as server:
         setup = exercise if isinstance(exercise, Prepared) else Prepared.make(exercise, seed, device)
         pack = setup.pack
         seed = setup.cases[0].seed

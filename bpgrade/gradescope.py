@@ -292,7 +292,7 @@ requires-python = ">=3.11"
 dependencies = [{dependencies}]
 
 [project.scripts]
-bpgrade = "bpgrade.cli:main"
+bpgrade = "bpgrade.__main__:run"
 
 # Every folder a namespace package with its data declared: setuptools has nothing to warn about
 # (with the current pip that setup.sh installs, it would print hundreds of lines into the build log).

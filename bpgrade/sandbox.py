@@ -41,9 +41,6 @@ import re
 import selectors
 import signal
 import socket
-import subprocess
-import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +51,7 @@ import numpy as np
 from . import _torch, _worker
 from ._wire import FrameReader, WireError, encode, send_message
 from .errors import SubmissionError
+from .forkserver import SandboxError, Server
 from .notebooks import exported_notebook, parse_notebook, read_notebook
 from .packages import is_package, read_package
 from .runner import Job, RunResult, forbidden_imports, forbidden_message, result_from_frames
@@ -78,10 +76,6 @@ _START_TIMEOUT = 60
 
 #: Said where a pack allows PyTorch, a submission uses it, and it is not installed.
 TORCH_MISSING = "this exercise takes PyTorch, which is not installed here: pip install 'bpgrade[torch]'"
-
-
-class SandboxError(RuntimeError):
-    """The fork server failed: a fault of the machine or of bpgrade, not of a submission."""
 
 
 def describe_isolation(ready: dict) -> str:
@@ -115,74 +109,6 @@ class _Running:
     output: str | None = None  # what it printed before it saw the hidden cases
     notes: tuple[str, ...] = ()
     left_out: Mapping[str, str] = field(default_factory=dict)
-
-
-class Server:
-    """A fork server's process, started before its batch is known: it imports NumPy and the
-    modules a submission may use while the grader reads the truth, and waits on its stdin for
-    the batch's setup (:class:`Sandbox` sends it). :meth:`close` ends it; a Sandbox given one closes it.
-
-    Raises:
-      SandboxError: as root, the temporary folder lies where workers, under their own uids,
-        cannot enter.
-    """
-
-    def __init__(self) -> None:
-        self.root = os.geteuid() == 0
-        self.scratch = Path(tempfile.mkdtemp(prefix="bpgrade-"))
-        self.scratch.chmod(0o711)
-        if self.root:
-            shut = [p for p in self.scratch.parents if not p.stat().st_mode & 0o001]
-            if shut:
-                _remove_tree(self.scratch)
-                raise SandboxError(f"workers run under their own uid and cannot enter {shut[0]}: set TMPDIR to a "
-                                   "folder that every user may enter (such as /tmp)")
-        env = {"PATH": os.defpath, "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-               "MKL_NUM_THREADS": "1"}
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.log = tempfile.TemporaryFile()
-        package_parent = str(Path(__file__).resolve().parent.parent)
-        try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-I", "-c", _worker.BOOTSTRAP, package_parent, str(theirs.fileno())],
-                pass_fds=[theirs.fileno()], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.log,
-                env=env, cwd=self.scratch, start_new_session=True)
-        except BaseException:
-            ours.close()
-            self.log.close()
-            _remove_tree(self.scratch)
-            raise
-        finally:
-            theirs.close()
-        self.sock: socket.socket | None = ours
-
-    def close(self) -> None:
-        """End the server (and every worker it started) and remove its folder; again, nothing."""
-        if self.sock is None:
-            return
-        self.sock.close()
-        self.sock = None
-        try:
-            self.process.stdin.close()
-        except OSError:
-            pass
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-        self.log.close()
-        _remove_tree(self.scratch)
-
-    def last_words(self) -> str:
-        """The last line the server wrote to its stderr (why it failed)."""
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        self.log.seek(0)
-        lines = self.log.read()[-4096:].decode("utf-8", "replace").strip().splitlines()
-        return lines[-1] if lines else "no message"
 
 
 class Sandbox:
@@ -560,43 +486,6 @@ def _death(status: int | None, cpu: float) -> tuple[str, str]:
         return "error", f"the submission's process was killed by {signal.Signals(sig).name}"
     code = os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else "unknown"
     return "error", f"the submission ended its process (exit code {code}) before it returned results"
-
-
-def _remove_tree(root: Path) -> None:
-    """Remove ``root`` and whatever lies in it, without following links, without
-    recursion (a tree thousands of levels deep) and without raising: what cannot
-    be removed is left, and costs no batch.
-
-    Each folder found is first moved up into ``root``, so that no path grows long.
-    """
-    queue, moved = [str(root)], 0
-    while queue:
-        folder = queue.pop()
-        try:
-            os.chmod(folder, 0o700)  # a folder that a worker under the same uid shut
-            entries = list(os.scandir(folder))
-        except OSError:
-            entries = []
-        for entry in entries:
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    flat = os.path.join(root, f".removing-{moved}")
-                    moved += 1
-                    os.rename(entry.path, flat)
-                    queue.append(flat)
-                else:
-                    os.unlink(entry.path)
-            except OSError:
-                pass
-        if folder != str(root):
-            try:
-                os.rmdir(folder)
-            except OSError:
-                pass
-    try:
-        os.rmdir(root)
-    except OSError:
-        pass
 
 
 def run_file(path: str | Path, job: Job, siblings: Sequence[Path] = (), server: Server | None = None) -> RunResult:

@@ -243,3 +243,27 @@ def test_help_names_docs_that_are_installed(run):
     named = re.findall(r"\((\S+/integrations\.md)\)", text)
     assert named and Path(named[0]).is_file()
     assert Path(re.findall(r"\((\S+/authoring\.md)\)", run("new", "--help").stdout.replace("\n", " "))[0]).is_file()
+
+
+def fork_servers() -> set[int]:
+    """The pids of bpgrade fork servers running now."""
+    found = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if b"from bpgrade._worker import main" in f.read():
+                    found.add(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+def test_a_command_starts_its_fork_server_first_and_leaves_none_behind(run):
+    """check, grade and gradescope start the fork server before importing the grader; one that ends
+    before using it (a usage error, --help, a missing file) ends it too."""
+    before = fork_servers()
+    ran = [run("check", "--help"), run("check", "missing.py", "-e", "mlp2"), run("grade", "-e", "mlp2"),
+           run("check", REFERENCE, "-e", "mlp2")]
+    assert [r.returncode for r in ran] == [0, 2, 2, 0]
+    assert "missing.py: no such file" in ran[1].stderr and "score 5/5" in ran[3].stdout
+    assert fork_servers() <= before

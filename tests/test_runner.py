@@ -13,7 +13,8 @@ import bpgrade
 from bpgrade import _seccomp, _wire, runner
 from bpgrade.errors import SubmissionError
 from bpgrade.runner import Job, Limits
-from bpgrade.sandbox import Sandbox, _remove_tree
+from bpgrade.forkserver import _remove_tree
+from bpgrade.sandbox import Sandbox
 from bpgrade.submissions import read_source
 
 from conftest import REFERENCE
