@@ -35,6 +35,10 @@ MAX_RESULT_HEADER = 1 << 20
 MAX_RESULT_BYTES = 64 << 20
 
 
+#: The dtypes an array is sent in as it is (the common case: no conversion, no copy).
+_AS_SENT = (np.dtype(WIRE_DTYPE), np.dtype(INT_DTYPE))
+
+
 class WireError(ValueError):
     """A frame that does not follow the format. Its message never quotes the frame."""
 
@@ -43,7 +47,8 @@ def encode(header: Mapping[str, Any], arrays: Sequence[np.ndarray]) -> bytes:
     """One frame holding ``header`` (JSON-able) and ``arrays``: float64, or int64 for integer arrays."""
     # Not np.ascontiguousarray: it turns a 0-d array into shape (1,), which
     # would hide a scalar returned where a (1,) vector is asked for.
-    arrays = [np.asarray(a, dtype=np.int64 if np.asarray(a).dtype.kind in "iu" else np.float64, order="C")
+    arrays = [a if type(a) is np.ndarray and a.dtype in _AS_SENT and a.flags.c_contiguous else
+              np.asarray(a, dtype=np.int64 if np.asarray(a).dtype.kind in "iu" else np.float64, order="C")
               for a in arrays]
     head = json.dumps({**header, "arrays": [{"dtype": INT_DTYPE if a.dtype == np.int64 else WIRE_DTYPE,
                                              "shape": list(a.shape)} for a in arrays]})
