@@ -45,6 +45,7 @@ Course staff grade a folder of submissions into a gradebook:
   bpgrade grade submissions/ -e mlp2 --seed 31337 --format csv -o grades.csv
   bpgrade grade submissions/ -e mlp2 --format canvas --roster canvas_export.csv -o upload.csv
   bpgrade similar --db gradebook.sqlite   pairs of nearly identical submissions, to look at
+  bpgrade prepare -e mlp2            the cases and their truth computed ahead, into the truth store
 
 Course pipelines: a Gradescope autograder, a class report, CI ({docs}/integrations.md):
 
