@@ -140,9 +140,9 @@ def bare_floor(paths: list[Path], jobs: int, work: Path) -> float:
 
 
 def write_cases(work: Path) -> Path:
-    pack = bpgrade.load_pack("mlp2")
-    arrays = {"n": np.array(len(bpgrade.generate_cases(pack)))}
-    for i, c in enumerate(bpgrade.generate_cases(pack)):
+    cases = bpgrade.generate_cases(bpgrade.load_pack("mlp2"))
+    arrays = {"n": np.array(len(cases))}
+    for i, c in enumerate(cases):
         arrays.update({f"{i}_{k}": v for k, v in c.tensors.items()})
     np.savez(work / "cases.npz", **arrays)
     return work / "cases.npz"

@@ -258,7 +258,7 @@ def _call_cases(fn: Callable, files: Collection[str | None], cases, records: lis
     for index, (inputs, params) in enumerate(cases):
         # Fresh copies: a function that changes its arguments in place
         # must not change what the next function sees.
-        args = [a.copy() if type(a) is np.ndarray else _copy(a) for a in inputs]
+        args = [_copy(a) for a in inputs]
         if params is not None:
             args.append(_copy(params))
         failed: dict | None = None
@@ -333,12 +333,8 @@ def _entry(returned: Any, key: Any) -> Any:
 
 def _read(value: Any, nested: bool, arrays: list[np.ndarray]) -> list:
     """One case's result of a target into ``arrays``: its ``[path, index, dtype]`` leaves."""
-    if not nested:
-        out, dtype = to_array(value)
-        arrays.append(out)
-        return [["", len(arrays) - 1, dtype]]
     found = []
-    for path, leaf in leaves(value):
+    for path, leaf in leaves(value) if nested else [("", value)]:
         out, dtype = to_array(leaf)
         arrays.append(out)
         found.append([path, len(arrays) - 1, dtype])

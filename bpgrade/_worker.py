@@ -52,6 +52,7 @@ from ._calls import build, call_targets, describe_exception, out_of_memory
 from ._harness import Exercise, Student, by_name, compile_code, harness_functions
 from ._standins import NOTEBOOK_NAMES, DisplayOnly
 from ._wire import INT_DTYPE, WIRE_DTYPE, decode, encode, send_message
+from .forkserver import ONE_THREAD
 
 #: The descriptor a worker sends its result frames on (and receives the hidden cases on).
 RESULT_FD = 3
@@ -81,12 +82,10 @@ def main(control_fd: int) -> None:
         # The pack gives its arguments as tensors: torch is needed by every worker.
         _torch.prepare()
     cases = _cases(setup, setup["cases"], arrays)
-    # What a worker's environment holds, set once here rather than in each worker; one thread for
-    # the libraries that read it on import (torch, loaded later).
+    # What a worker's environment holds, set once here rather than in each worker.
     os.environ.clear()
     os.environ.update({"HOME": setup["scratch"], "TMPDIR": setup["scratch"], "LANG": "C.UTF-8",
-                       "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-                       "MKL_NUM_THREADS": "1"})
+                       "PATH": "/usr/bin:/bin", **ONE_THREAD})
     sock = socket.socket(fileno=control_fd)
     lib = _confine.libc()
     abi = _confine.landlock_abi()

@@ -23,6 +23,11 @@ BOOTSTRAP = ("import sys; sys.path.insert(0, sys.argv[1]); from bpgrade._worker 
              "main(int(sys.argv[2]))")
 
 
+#: What the fork server's and its workers' environments say of threads: one, for NumPy's BLAS and
+#: for torch (which the server may load later); a worker may create no thread anyway.
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 class SandboxError(RuntimeError):
     """The fork server failed: a fault of the machine or of bpgrade, not of a submission."""
 
@@ -47,8 +52,7 @@ class Server:
                 _remove_tree(self.scratch)
                 raise SandboxError(f"workers run under their own uid and cannot enter {shut[0]}: set TMPDIR to a "
                                    "folder that every user may enter (such as /tmp)")
-        env = {"PATH": os.defpath, "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-               "MKL_NUM_THREADS": "1"}
+        env = {"PATH": os.defpath, "LANG": "C.UTF-8", **ONE_THREAD}
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.log = tempfile.TemporaryFile()
         package_parent = str(Path(__file__).resolve().parent.parent)
