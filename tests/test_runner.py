@@ -358,3 +358,22 @@ def test_a_function_that_catches_its_timeout_still_cannot_hold_the_batch(tmp_pat
                     pass
     """, timeout=1.0)
     assert report.status == "timeout" and "time limit of 1 s" in report.message
+
+
+def test_the_next_submission_runs_while_the_caller_handles_a_result(mlp2, tmp_path):
+    """No idle slot: with one worker at a time, the next submission is started before the last one's
+    result is handed over, and runs while the caller compares and records it (here: sleeps)."""
+    job = Job.for_pack(mlp2, bpgrade.generate_cases(mlp2))
+    fast, slow = tmp_path / "fast.py", tmp_path / "slow.py"
+    fast.write_text(REFERENCE.read_text())
+    slow.write_text("import time\ntime.sleep(1.0)\n" + REFERENCE.read_text())
+    with Sandbox(job, jobs=1) as sandbox:
+        results = sandbox.run([("fast", fast, ()), ("slow", slow, ())])
+        first, _ = next(results)
+        time.sleep(1.5)
+        start = time.monotonic()
+        second, run = next(results)
+        waited = time.monotonic() - start
+    assert (first, second, run.status) == ("fast", "slow", "ok")
+    # Started only when asked for, it would take its second of sleep and more.
+    assert waited < 0.5
