@@ -370,7 +370,7 @@ def test_the_next_submission_runs_while_the_caller_handles_a_result(mlp2, tmp_pa
     with Sandbox(job, jobs=1) as sandbox:
         results = sandbox.run([("fast", fast, ()), ("slow", slow, ())])
         first, _ = next(results)
-        time.sleep(1.5)
+        time.sleep(2.0)
         start = time.monotonic()
         second, run = next(results)
         waited = time.monotonic() - start
