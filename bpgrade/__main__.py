@@ -1,7 +1,7 @@
 """``python -m bpgrade`` and the ``bpgrade`` command: the command line (:mod:`bpgrade.cli`).
 
 A command that runs submissions starts its fork server first, so that the server imports
-NumPy while the command line imports the rest of bpgrade (about 0.2 s, both at once).
+NumPy while the command line imports the rest of bpgrade, both at once.
 """
 
 import sys
