@@ -10,7 +10,7 @@ JSON messages:
 
   server -> grader  {"ready": {"landlock": ABI, "seccomp": bool, "without_seccomp": why, "uid": bool}}
   grader -> server  {"op": "run", "job": J, "slot": K, "name": "alice.py", "kind": "file", "torch": bool,
-                     "source": "..."}
+                     "imports": ["numpy.random"], "source": "..."}
                     + 2 descriptors: the result socket, the output; without "source" (more than a
                     message holds), 3: the result socket, a memory file of the source, the output
   server -> grader  {"job": J, "pid": P}               a worker was forked
@@ -52,7 +52,6 @@ from ._calls import build, call_targets, describe_exception, out_of_memory
 from ._harness import Exercise, Student, by_name, compile_code, harness_functions
 from ._standins import NOTEBOOK_NAMES, DisplayOnly
 from ._wire import INT_DTYPE, WIRE_DTYPE, decode, encode, send_message
-from .forkserver import ONE_THREAD
 
 #: The descriptor a worker sends its result frames on (and receives the hidden cases on).
 RESULT_FD = 3
@@ -76,16 +75,21 @@ def main(control_fd: int) -> None:
     setup, arrays = decode(sys.stdin.buffer.read(), MAX_SETUP_HEADER, (WIRE_DTYPE, INT_DTYPE))
     for name in setup["allowed"]:
         importlib.import_module(name)
+    # The pack's own code (its modules, its harness) runs in every worker.
+    pack_code = [*setup["modules"].values(), (setup["harness"] or {}).get("source", "")]
+    _import_on_demand(_imports.named("\n".join(pack_code)))
     _oldnumpy.install()
     harness = harness_functions(setup["harness"])
     if setup["torch"] == "tensors":
         # The pack gives its arguments as tensors: torch is needed by every worker.
         _torch.prepare()
     cases = _cases(setup, setup["cases"], arrays)
-    # What a worker's environment holds, set once here rather than in each worker.
+    # What a worker's environment holds, set once here rather than in each worker: the thread
+    # counts that the server was started with (bpgrade.forkserver.ONE_THREAD), and nothing else of it.
+    threads = {name: value for name, value in os.environ.items() if name.endswith("_NUM_THREADS")}
     os.environ.clear()
     os.environ.update({"HOME": setup["scratch"], "TMPDIR": setup["scratch"], "LANG": "C.UTF-8",
-                       "PATH": "/usr/bin:/bin", **ONE_THREAD})
+                       "PATH": "/usr/bin:/bin", **threads})
     sock = socket.socket(fileno=control_fd)
     lib = _confine.libc()
     abi = _confine.landlock_abi()
@@ -140,6 +144,7 @@ def main(control_fd: int) -> None:
                 if msg.get("torch"):
                     # Imported once, by the first submission that uses it: NumPy ones never pay for it.
                     _torch.prepare()
+                _import_on_demand(msg.get("imports", ()))
                 pid = os.fork()
                 if pid == 0:
                     sock.close()
@@ -159,6 +164,16 @@ def main(control_fd: int) -> None:
         for pid in unswept:
             _sweep(pid)
         _reap_all(deadline=time.monotonic() + 1.0)
+
+
+def _import_on_demand(names: Sequence[str]) -> None:
+    """Import these of the :data:`~bpgrade._imports.ON_DEMAND` modules, once: for the next worker and
+    every later one."""
+    for name in names:
+        if name in _imports.ON_DEMAND and name not in sys.modules:
+            importlib.import_module(name)
+            # As at the start: what the import made is never walked by a worker's collection.
+            gc.freeze()
 
 
 def _reap_all(deadline: float) -> None:

@@ -48,7 +48,7 @@ from typing import Hashable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from . import _torch, _worker
+from . import _imports, _torch, _worker
 from ._wire import FrameReader, WireError, encode, send_message
 from .errors import SubmissionError
 from .forkserver import SandboxError, Server
@@ -314,7 +314,7 @@ class Sandbox:
         ours.setblocking(False)
         output = os.memfd_create("output", os.MFD_CLOEXEC)
         message = {"op": "run", "job": job, "slot": slot, "name": name, "kind": kind, "torch": torch,
-                   "siblings": siblings}
+                   "imports": _imports.named(source), "siblings": siblings}
         # The source travels in the message; one that does not fit, in a memory file.
         inline = json.dumps({**message, "source": source})
         code = None

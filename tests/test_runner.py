@@ -377,3 +377,33 @@ def test_the_next_submission_runs_while_the_caller_handles_a_result(mlp2, tmp_pa
     assert (first, second, run.status) == ("fast", "slow", "ok")
     # Started only when asked for, it would take its second of sleep and more.
     assert waited < 0.5
+
+
+def test_numpys_random_and_testing_are_imported_for_the_code_that_names_them(mlp2, tmp_path):
+    """The fork server imports numpy.random and numpy.testing only once a submission's code names
+    them (each makes every later fork dearer); that submission finds both, and so does every
+    later one. Code that reaches one without naming it finds it missing, with the usual message."""
+    job = Job.for_pack(mlp2, bpgrade.generate_cases(mlp2))
+    # Neither word appears in this submission's text.
+    looks = ("import sys\nimport numpy as np\nprint(sorted(m for m in sys.modules if m in ('numpy.ran' + 'dom', "
+             "'numpy.test' + 'ing')))\n" + REFERENCE.read_text())
+    reaches = looks + "\ndef grad_x(x, y, params):\n    return getattr(np, 'ran' + 'dom').randn(*x.shape)\n"
+    uses = REFERENCE.read_text() + textwrap.dedent("""
+        np.random.seed(0)
+        _grad_b2 = grad_b2
+        def grad_b2(x, y, params):
+            np.testing.assert_allclose(np.random.default_rng(0).normal(size=2), np.random.default_rng(0).normal(size=2))
+            return _grad_b2(x, y, params)
+        """)
+    paths = []
+    for name, source in (("before", looks), ("reaches", reaches), ("uses", uses), ("after", looks)):
+        paths.append((name, tmp_path / f"{name}.py", ()))
+        paths[-1][1].write_text(source)
+    with Sandbox(job, jobs=1) as sandbox:
+        runs = dict(sandbox.run(paths))
+    assert runs["before"].status == runs["uses"].status == runs["after"].status == "ok"
+    assert runs["before"].output.strip() == "[]"
+    assert runs["uses"].targets["b2"].error is None and len(runs["uses"].targets["b2"].outputs) == len(job.cases)
+    assert runs["after"].output.strip() == "['numpy.random', 'numpy.testing']"
+    error = runs["reaches"].targets["x"].error
+    assert "No module named 'numpy.random' here: bpgrade imports numpy.random for code that names it" in error, error
