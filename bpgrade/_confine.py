@@ -25,7 +25,6 @@ MAX_FILES = 64
 
 
 @functools.lru_cache(maxsize=None)
-@functools.lru_cache(maxsize=None)
 def libc() -> ctypes.CDLL:
     """The C library, loaded once in the server (its functions found there too, on first use): a
     worker that loaded it anew would copy more pages after its fork."""

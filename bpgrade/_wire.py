@@ -1,9 +1,10 @@
 """The wire between the grader and its fork server: frames of float64 arrays, and control messages.
 
 A frame is 8 bytes of little-endian header length, the JSON header, then the
-bytes of every array that ``header["arrays"]`` lists (``{"dtype": "<f8",
-"shape": [...]}``) back to back. Only the grader's frames may hold ``"<i8"``
-arrays (integer inputs); a worker's hold float64 alone. No pickle crosses in either direction, and a
+bytes of every array whose shape ``header["shapes"]`` lists, back to back:
+little-endian float64, but for those whose indices ``header["int64"]`` lists
+(little-endian int64). Only the grader's frames may hold int64 arrays (integer
+inputs); a worker's hold float64 alone. No pickle crosses in either direction, and a
 frame that a worker wrote is read as hostile: its header is parsed once, with
 a small cap, and every failure is a :class:`WireError`.
 
@@ -50,8 +51,9 @@ def encode(header: Mapping[str, Any], arrays: Sequence[np.ndarray]) -> bytes:
     arrays = [a if type(a) is np.ndarray and a.dtype in _AS_SENT and a.flags.c_contiguous else
               np.asarray(a, dtype=np.int64 if np.asarray(a).dtype.kind in "iu" else np.float64, order="C")
               for a in arrays]
-    head = json.dumps({**header, "arrays": [{"dtype": INT_DTYPE if a.dtype == np.int64 else WIRE_DTYPE,
-                                             "shape": list(a.shape)} for a in arrays]})
+    ints = [i for i, a in enumerate(arrays) if a.dtype == np.int64]
+    # Shapes alone, and the int64 ones by index: a result's header is half as long, and read faster.
+    head = json.dumps({**header, "shapes": [a.shape for a in arrays], **({"int64": ints} if ints else {})})
     head_bytes = head.encode()
     # One copy: join reads each (C-contiguous) array's buffer in place.
     return b"".join([struct.pack("<Q", len(head_bytes)), head_bytes, *arrays])
@@ -63,15 +65,13 @@ def _parse_header(raw: bytes | bytearray, dtypes: Sequence[str]) -> tuple[dict, 
         header = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise WireError("the header is not JSON") from None
-    metas = header.get("arrays") if isinstance(header, dict) else None
-    if not isinstance(metas, list):
+    listed = header.get("shapes") if isinstance(header, dict) else None
+    if not isinstance(listed, list):
         raise WireError("the header lists no arrays")
-    shapes, kinds = [], []
+    shapes = []
     checked: set[str] = set()  # a frame's arrays have a few shapes, each checked once
-    for meta in metas:
-        shape = meta.get("shape") if isinstance(meta, dict) else None
-        dtype = meta.get("dtype") if isinstance(meta, dict) else None
-        if dtype not in dtypes or not isinstance(shape, list):
+    for shape in listed:
+        if type(shape) is not list:
             raise WireError("an array is described wrongly")
         key = repr(shape)  # exact: 1, 1.0 and True differ
         if key not in checked:
@@ -81,7 +81,14 @@ def _parse_header(raw: bytes | bytearray, dtypes: Sequence[str]) -> tuple[dict, 
                 raise WireError("an array is larger than allowed")
             checked.add(key)
         shapes.append(tuple(shape))
-        kinds.append(dtype)
+    kinds = [WIRE_DTYPE] * len(shapes)
+    ints = header.get("int64", [])
+    if type(ints) is not list or ints and INT_DTYPE not in dtypes:
+        raise WireError("an array is described wrongly")
+    for i in ints:
+        if type(i) is not int or not 0 <= i < len(shapes) or kinds[i] == INT_DTYPE:
+            raise WireError("an array is described wrongly")
+        kinds[i] = INT_DTYPE
     return header, shapes, kinds
 
 

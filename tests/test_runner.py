@@ -1,5 +1,6 @@
 """Running submissions: forbidden modules, errors, timeouts, output, and the wire."""
 
+import json
 import os
 import struct
 import sys
@@ -163,13 +164,28 @@ def test_wire_round_trip_keeps_shapes_including_0d():
 @pytest.mark.parametrize("mangle", [
     lambda f: f[:-1],
     lambda f: f + b"\0",
-    lambda f: f.replace(b"<f8", b"|O8"),
+    lambda f: _reheaded(f, lambda h: {**h, "int64": [0]}),
+    lambda f: _reheaded(f, lambda h: {**h, "shapes": [[2, 2.0]]}),
+    lambda f: _reheaded(f, lambda h: {**h, "shapes": [[2, 2], [0]], "int64": [1, 1]}),
     lambda f: b"\xff" * 8 + f[8:],
-], ids=["truncated", "trailing", "object-dtype", "huge-header"])
+], ids=["truncated", "trailing", "int64-from-a-worker", "float-shape", "int64-twice", "huge-header"])
 def test_wire_rejects_bad_frames(mangle):
     frame = _wire.encode({}, [np.ones((2, 2))])
     with pytest.raises(_wire.WireError):
         _wire.decode(mangle(frame))
+
+
+def _reheaded(frame: bytes, change) -> bytes:
+    """``frame`` with its JSON header changed by ``change``."""
+    size = struct.unpack_from("<Q", frame)[0]
+    head = json.dumps(change(json.loads(frame[8:8 + size]))).encode()
+    return struct.pack("<Q", len(head)) + head + frame[8 + size:]
+
+
+def test_an_int64_array_is_read_where_the_frame_may_hold_one():
+    frame = _wire.encode({}, [np.ones(2), np.arange(3)])
+    header, arrays = _wire.decode(frame, dtypes=(_wire.WIRE_DTYPE, _wire.INT_DTYPE))
+    assert header["int64"] == [1] and arrays[1].dtype == np.int64 and list(arrays[1]) == [0, 1, 2]
 
 
 def test_forged_results_for_too_few_cases_are_rejected():

@@ -4,7 +4,7 @@ import os
 import struct
 import time
 
-header = json.dumps({"targets": {}, "import_error": None, "padding": "x" * (6 << 20), "arrays": []}).encode()
+header = json.dumps({"targets": {}, "import_error": None, "padding": "x" * (6 << 20), "shapes": []}).encode()
 frame = struct.pack("<Q", len(header)) + header
 for fd in range(3, 64):
     try:
