@@ -14,7 +14,7 @@ JSON messages:
                     + 2 descriptors: the result socket, the output; without "source" (more than a
                     message holds), 3: the result socket, a memory file of the source, the output
   server -> grader  {"job": J, "pid": P}               a worker was forked
-  server -> grader  {"exit": P, "status": S}           a worker ended (os.waitpid status)
+  server -> grader  {"exit": P, "status": S}           a worker not yet swept ended (os.waitpid status)
   grader -> server  {"op": "sweep", "slot": K, "pid": P}
   server -> grader  {"swept": K}                       nothing of that worker is left
 
@@ -117,8 +117,7 @@ def main(control_fd: int) -> None:
     gc.freeze()
     send_message(sock, {"ready": {"landlock": abi, "seccomp": worker_filter is not None, "without_seccomp": without,
                                   "uid": setup["root"]}})
-    workers: set[int] = set()  # until the worker has ended
-    unswept: set[int] = set()  # until the grader has asked for its sweep
+    unswept: set[int] = set()  # workers until the grader has asked for their sweep
     try:
         while True:
             ready, _, _ = select.select([sock], [], [], 0.05)
@@ -129,8 +128,9 @@ def main(control_fd: int) -> None:
                     break
                 if pid == 0:
                     break
-                if pid in workers:
-                    workers.discard(pid)
+                if pid in unswept:
+                    # Only the grader's question is left (a swept worker's end, which comes with
+                    # every result, is no news): its status says how it ended.
                     send_message(sock, {"exit": pid, "status": status})
             if not ready:
                 continue
@@ -151,7 +151,6 @@ def main(control_fd: int) -> None:
                     _worker(setup, cases, harness, msg, fds, uid, ruleset, worker_filter)
                 for fd in fds:
                     os.close(fd)
-                workers.add(pid)
                 unswept.add(pid)
                 send_message(sock, {"job": msg["job"], "pid": pid})
             elif msg["op"] == "sweep":
