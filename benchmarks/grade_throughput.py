@@ -82,8 +82,10 @@ def timed_cli(folder: Path, db: Path, jobs: int, env: dict[str, str], checkout: 
     if checkout is not None:
         env["PYTHONPATH"] = str(checkout)
     start = time.perf_counter()
+    # Run from the batch's folder: from a checkout's root, `-m` would import that checkout's bpgrade
+    # before PYTHONPATH's.
     subprocess.run([sys.executable, "-m", "bpgrade", "grade", str(folder), "-e", "mlp2", "--db", str(db),
-                    "--jobs", str(jobs), "-q", "-o", os.devnull], check=True, env=env)
+                    "--jobs", str(jobs), "-q", "-o", os.devnull], check=True, env=env, cwd=folder.parent)
     return time.perf_counter() - start
 
 
