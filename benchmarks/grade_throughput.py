@@ -16,9 +16,11 @@ and prints the ratios to the bare floor. ``--fresh-sample N`` also times a fresh
 
 With ``--against CHECKOUT`` (another checkout of bpgrade, run from its source
 with this environment's packages), both graders are timed warm, one after the
-other, ``--repeat`` times, and the medians and their ratio are printed.
+other, ``--repeat`` times, and the medians and their ratio are printed; with
+``--base CHECKOUT`` too, that checkout is timed in place of this one (two past
+commits, say).
 
-    python benchmarks/grade_throughput.py [--count 1000] [--jobs N] [--repeat 3] [--against CHECKOUT]
+    python benchmarks/grade_throughput.py [--count 1000] [--jobs N] [--repeat 3] [--against CHECKOUT [--base CHECKOUT]]
 """
 
 from __future__ import annotations
@@ -184,7 +186,11 @@ def main() -> None:
                         help="also time a fresh python per submission on N of them")
     parser.add_argument("--against", type=Path, metavar="CHECKOUT", help="another checkout of bpgrade to time beside "
                         "this one (warm), alternately")
+    parser.add_argument("--base", type=Path, metavar="CHECKOUT", help="with --against: the checkout timed in place "
+                        "of this one")
     args = parser.parse_args()
+    if args.base is not None and args.against is None:
+        parser.error("--base goes with --against")
     if args.against is not None:
         return compare(args)
     with tempfile.TemporaryDirectory() as tmp:
@@ -221,7 +227,7 @@ def main() -> None:
 
 
 def compare(args) -> None:
-    """This checkout's `bpgrade grade` against another's, warm, alternately; then whether their
+    """This checkout's (or ``--base``'s) `bpgrade grade` against another's, warm, alternately; then whether their
     reports (the gradebooks' JSON export, but for the seconds each took) are the same."""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -230,7 +236,7 @@ def compare(args) -> None:
         build(batch, args.count)
         caches = {name: {"BPGRADE_CACHE_DIR": str(work / f"xla-{name}"),
                          "BPGRADE_STORE_DIR": str(work / f"truth-{name}")} for name in ("this", "other")}
-        checkouts = {"this": None, "other": args.against.resolve()}
+        checkouts = {"this": args.base.resolve() if args.base else None, "other": args.against.resolve()}
         for name in checkouts:  # fill the compilation caches
             timed_cli(batch, work / f"warmup-{name}.sqlite", args.jobs, caches[name], checkouts[name])
         times: dict[str, list[float]] = {"this": [], "other": []}
@@ -242,12 +248,12 @@ def compare(args) -> None:
     n = args.count
     print(f"{n} mlp2 submissions, {args.jobs} workers, {len(os.sched_getaffinity(0))} CPUs, warm, "
           f"{args.repeat} runs each, alternately")
-    for name, label in (("other", f"{args.against}"), ("this", "this checkout")):
+    for name, label in (("other", f"{args.against}"), ("this", f"{args.base or 'this checkout'}")):
         runs = ", ".join(f"{t:.2f}" for t in times[name])
         median = statistics.median(times[name])
         print(f"{label}: median {median:.2f} s ({n / median:.0f}/s); runs {runs}")
     ratio = statistics.median(times["this"]) / statistics.median(times["other"])
-    print(f"this / {args.against}: {ratio:.3f} of the time")
+    print(f"{args.base or 'this'} / {args.against}: {ratio:.3f} of the time")
     differ = sorted(sub for sub in reports["this"].keys() | reports["other"].keys()
                     if reports["this"].get(sub) != reports["other"].get(sub))
     print(f"reports: {len(reports['this'])} and {len(reports['other'])}, "
