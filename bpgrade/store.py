@@ -22,6 +22,11 @@ regular file (not a link) owned by this user and writable by no other, whose
 checksum holds and whose key is the one asked for; anything else is computed
 again and replaced. No pickle is read: an entry is a frame of raw arrays and a
 JSON header (:mod:`bpgrade._wire`).
+
+The store keeps itself small: reading an entry marks it used (its modification
+time), and each new entry removes those not used for :data:`KEEP_DAYS` days and
+those beyond the :data:`KEEP_ENTRIES` most recently used (every release of
+bpgrade, JAX or NumPy makes new keys), with what a write cut short left behind.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import json
 import os
 import stat
 import tempfile
+import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -49,6 +55,12 @@ _MAGIC = b"bpgrade truth store\n"
 _CHECKSUM = hashlib.sha256().digest_size
 #: The truth's precision settings (truth.py): part of the key.
 PRECISION = "float64, matmul precision highest"
+#: An entry not used for this many days is removed when another is written.
+KEEP_DAYS = 30
+#: At most this many entries are kept, the most recently used (the shipped packs' are 70-160 KB each).
+KEEP_ENTRIES = 200
+#: What a write cut short leaves is removed after this many seconds.
+_STALE_WRITE = 3600
 
 
 @dataclass(frozen=True)
@@ -110,6 +122,10 @@ def load(wanted: Mapping[str, Any]) -> Truths | None:
         if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
             return None
         data = file.read()
+        try:
+            os.utime(fd)  # used now: kept by the pruning of save()
+        except OSError:
+            pass  # a store that cannot be written (an image's) is never pruned either
     if not data.startswith(_MAGIC):
         return None
     body = memoryview(data)[len(_MAGIC):]
@@ -155,7 +171,46 @@ def save(wanted: Mapping[str, Any], truths: Truths) -> bool:
         except (OSError, UnboundLocalError):
             pass
         return False
+    _prune(place)
     return True
+
+
+def _prune(place: Path) -> None:
+    """Remove the entries of ``place`` not used for :data:`KEEP_DAYS` days and those beyond the
+    :data:`KEEP_ENTRIES` most recently used, and what writes cut short left. Only this user's
+    regular files named as the store names them are touched."""
+    now = time.time()
+    entries: list[tuple[float, str]] = []
+    try:
+        names = os.listdir(place)
+    except OSError:
+        return
+    for name in names:
+        written = name.startswith(".writing-")
+        if not (written or (name.endswith(".truth") and len(name) == 70)):
+            continue
+        try:
+            info = os.lstat(place / name)
+        except OSError:
+            continue
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
+            continue
+        if written:
+            if now - info.st_mtime > _STALE_WRITE:
+                _remove(place / name)
+        else:
+            entries.append((info.st_mtime, name))
+    entries.sort(reverse=True)
+    for rank, (used, name) in enumerate(entries):
+        if rank >= KEEP_ENTRIES or now - used > KEEP_DAYS * 86400:
+            _remove(place / name)
+
+
+def _remove(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def _truths(header: Mapping[str, Any], arrays: Sequence[np.ndarray]) -> Truths:

@@ -5,6 +5,8 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -54,6 +56,40 @@ def test_an_entry_gives_back_what_was_computed(own_store, computed):
     assert same([list(m) for m in loaded.mistakes], [list(m) for m in computed.mistakes])
     folder_mode, file_mode = own_store.stat().st_mode & 0o777, (own_store / store._name(wanted)).stat().st_mode & 0o777
     assert (folder_mode, file_mode) == (0o700, 0o600)
+
+
+def test_the_store_keeps_the_entries_used_lately_and_no_more(own_store, computed, monkeypatch):
+    """Reading an entry marks it used; writing one removes entries unused for KEEP_DAYS days,
+    those beyond the KEEP_ENTRIES most recently used, and stale cut-short writes, and nothing else."""
+    day = 86400
+    now = time.time()
+    wanted = store.key(MLP2, 3, None)
+    assert store.save(wanted, computed)
+    entry = own_store / store._name(wanted)
+    os.utime(entry, (now - 40 * day, now - 40 * day))
+    assert store.load(wanted) is not None
+    assert entry.stat().st_mtime > now - 60  # used now
+
+    def fake(name: str, age_days: float) -> Path:
+        path = own_store / name
+        path.write_bytes(b"x")
+        os.utime(path, (now - age_days * day, now - age_days * day))
+        return path
+
+    old, recent = fake("a" * 64 + ".truth", 31), fake("b" * 64 + ".truth", 28.5)
+    older_recent = fake("c" * 64 + ".truth", 29)
+    stale, fresh_write = fake(".writing-stale", 1), fake(".writing-now", 0)
+    not_ours = fake("notes.txt", 400)
+    link = own_store / ("d" * 64 + ".truth")
+    link.symlink_to(not_ours)
+    os.utime(link, (now - 400 * day, now - 400 * day), follow_symlinks=False)
+    monkeypatch.setattr(store, "KEEP_ENTRIES", 3)
+    assert store.save(store.key(MLP2, 4, None), computed)
+    left = {p.name for p in own_store.iterdir()}
+    # Kept: the two entries just written or read, the most recent other one; the rest of the folder.
+    assert left == {entry.name, store._name(store.key(MLP2, 4, None)), recent.name, fresh_write.name,
+                    not_ours.name, link.name}
+    assert not old.exists() and not older_recent.exists() and not stale.exists()
 
 
 def test_a_corrupt_or_foreign_entry_is_never_trusted(own_store, computed):
