@@ -35,6 +35,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import stat
 import tempfile
 import time
@@ -61,6 +62,8 @@ KEEP_DAYS = 30
 KEEP_ENTRIES = 200
 #: What a write cut short leaves is removed after this many seconds.
 _STALE_WRITE = 3600
+#: An entry's file name (:func:`_name`).
+_ENTRY = re.compile(r"[0-9a-f]{64}\.truth")
 
 
 @dataclass(frozen=True)
@@ -187,7 +190,7 @@ def _prune(place: Path) -> None:
         return
     for name in names:
         written = name.startswith(".writing-")
-        if not (written or (name.endswith(".truth") and len(name) == 70)):
+        if not (written or _ENTRY.fullmatch(name)):
             continue
         try:
             info = os.lstat(place / name)
