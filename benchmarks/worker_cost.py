@@ -6,9 +6,12 @@ through the bare floor of `grade_throughput.py` (a NumPy-warm process forks a
 child per submission that execs it and calls its functions). Prints, per
 submission, the CPU time (user and system) and the minor page faults of the
 processes that ran them (the fork server with its workers, forks included; the
-bare floor's children, whose parent's forks are not counted), and the wall time. Two batches: mlp2's (the reference and one-mistake variants)
-and a trivial one (5 functions returning zeros), whose cost is the workers'
-own.
+bare floor's children, whose parent's forks are not counted), and the wall
+time. Two batches: mlp2's (the reference and one-mistake variants) and a
+trivial one (5 functions returning zeros), whose cost is the workers'
+own. Then what makes a fork and an exit dear: the fork server's anonymous memory
+and mappings (a NumPy-only process's beside them), and the size of the mlp2
+reference's result frame.
 
     python benchmarks/worker_cost.py [--count 500] [--jobs 2]
 """
@@ -25,6 +28,8 @@ import time
 from pathlib import Path
 
 import bpgrade
+from bpgrade._calls import call_targets
+from bpgrade._wire import encode
 from bpgrade.runner import Job
 from bpgrade.sandbox import Sandbox
 
@@ -51,6 +56,40 @@ def isolated(paths: list[Path], jobs: int) -> tuple[float, float, float, float]:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (wall, after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime,
             after.ru_minflt - before.ru_minflt)
+
+
+def footprint(pid: int | str) -> tuple[int, int]:
+    """Anonymous memory (KB) and mappings of process ``pid``."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    anonymous = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("RssAnon:"))
+    return anonymous, len(Path(f"/proc/{pid}/maps").read_text().splitlines())
+
+
+def server_footprint() -> tuple[int, int]:
+    """:func:`footprint` of mlp2's fork server, ready for its batch."""
+    pack = bpgrade.load_pack("mlp2")
+    with Sandbox(Job.for_pack(pack, bpgrade.generate_cases(pack)), 1) as sandbox:
+        return footprint(sandbox._server.process.pid)
+
+
+def numpy_footprint() -> tuple[int, int]:
+    code = ("import pathlib, numpy\nstatus = pathlib.Path('/proc/self/status').read_text()\n"
+            "print(next(l.split()[1] for l in status.splitlines() if l.startswith('RssAnon:')), "
+            "len(pathlib.Path('/proc/self/maps').read_text().splitlines()))")
+    out = subprocess.run([sys.executable, "-I", "-c", code], check=True, capture_output=True, text=True,
+                         env={"OPENBLAS_NUM_THREADS": "1"}).stdout.split()
+    return int(out[0]), int(out[1])
+
+
+def result_frame() -> tuple[int, int]:
+    """Header and whole size in bytes of the mlp2 reference's result frame (as a worker encodes it)."""
+    pack = bpgrade.load_pack("mlp2")
+    job = Job.for_pack(pack, bpgrade.generate_cases(pack))
+    namespace: dict = {}
+    exec(compile(grade_throughput.REFERENCE, "mlp2.py", "exec"), namespace)
+    header, outputs = call_targets({t: namespace[f] for t, f in job.functions.items()}, job.cases)
+    frame = encode(header, outputs)
+    return int.from_bytes(frame[:8], "little"), len(frame)
 
 
 def bare(paths: list[Path], jobs: int, work: Path) -> tuple[float, float, float, float]:
@@ -85,6 +124,11 @@ def main() -> None:
                                                         ("bare children", bare(paths, args.jobs, work))):
                 print(f"{name:8s} {label:16s} wall {1e3 * wall / n:5.2f} ms  user {1e3 * user / n:5.2f} ms  "
                       f"system {1e3 * system / n:5.2f} ms  faults {faults / n:5.0f}")
+    (server_kb, server_maps), (numpy_kb, numpy_maps) = server_footprint(), numpy_footprint()
+    print(f"mlp2's fork server: {server_kb / 1024:.1f} MB of anonymous memory in {server_maps} mappings "
+          f"(a NumPy-only process: {numpy_kb / 1024:.1f} MB in {numpy_maps})")
+    head, whole = result_frame()
+    print(f"the mlp2 reference's result frame: {whole / 1024:.1f} KB, of which a header of {head / 1024:.1f} KB")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ PRELOAD = ("numpy.linalg", "numpy.fft", "math", "cmath", "itertools", "functools
            "string", "time", "warnings", "contextlib", "enum", "abc", "builtins", "__future__")
 #: NumPy's modules that a submission may import too, but that the server imports only for a batch whose
 #: code names them (:func:`named`): most submissions use neither, and each makes every fork and exit
-#: dearer (numpy.testing maps 3 MB and numpy.random 1.7 MB more, in 170 more areas between them).
+#: dearer (with the modules they bring, several MB and about 100 mappings more; benchmarks/worker_cost.py).
 ON_DEMAND = {"numpy.random": "random", "numpy.testing": "testing"}
 
 
